@@ -1,0 +1,47 @@
+/*
+ * analyze.h -- `netspectra analyze` and `netspectra dump`: offline reading
+ * of capture files (pcap and pcapng) through the packet parser.
+ */
+#ifndef NS_ANALYZE_H
+#define NS_ANALYZE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "parse.h"
+
+struct ns_config;
+
+enum ns_summary_fmt { NS_SUMMARY_TABLE, NS_SUMMARY_JSON };
+
+struct ns_analyze_opts {
+	char *const *files;
+	int nfiles;
+	enum ns_summary_fmt summary;
+	int progress;		/* show progress on stderr (a terminal) */
+};
+
+/* Totals over every file read; the parse counters are by result reason. */
+struct ns_analyze_totals {
+	uint64_t packets;	/* frames read from the files */
+	uint64_t bytes;		/* their wire lengths */
+	uint64_t parsed;	/* frames that gave a record */
+	uint64_t parsed_bytes;
+	uint64_t ipv4, ipv6;
+	uint64_t proto[256];
+	uint64_t reason[NS_PARSE_NREASONS];
+	uint64_t first_ns, last_ns;
+};
+
+/* 0 when every file was read to its end; -errno (after printing the
+ * summary of what was read) when a file could not be opened or was cut. */
+int ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *opts,
+    FILE *out);
+void ns_analyze_print(FILE *out, const struct ns_analyze_totals *t,
+    enum ns_summary_fmt fmt);
+
+/* One tab-separated line per parsed frame: frame number, src, dst, sport,
+ * dport, protocol, wire length -- the format the tshark comparison uses. */
+int ns_dump_run(const char *file, FILE *out);
+
+#endif /* NS_ANALYZE_H */
