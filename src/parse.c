@@ -541,11 +541,28 @@ put_ports(uint8_t out[4], uint16_t a, uint16_t b)
  * directions give one key.  Ordering addresses and ports independently
  * would also be symmetric, but would merge A:1->B:2 with A:2->B:1.
  */
+/* memcmp order of two addresses, as two big-endian 64-bit compares. */
+static inline int
+addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	if (x == y) {
+		memcpy(&x, a + 8, 8);
+		memcpy(&y, b + 8, 8);
+	}
+	x = __builtin_bswap64(x);
+	y = __builtin_bswap64(y);
+	return (x > y) - (x < y);
+}
+
 uint64_t
 ns_parse_flow_hash(const struct ns_record *rec, uint64_t seed)
 {
 	struct flow_key k;
-	int c = memcmp(rec->src, rec->dst, 16);
+	int c = addr_cmp(rec->src, rec->dst);
 	int swap = c > 0 || (c == 0 && rec->sport > rec->dport);
 
 	memset(&k, 0, sizeof(k));
