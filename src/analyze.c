@@ -1,176 +1,226 @@
 /*
- * analyze.c -- offline analysis of capture files: read every frame with
- * libpcap, run it through the parser and count what it yields.
- *
- * This is the single-process reader that the shared-memory engine (capture
- * and worker roles) builds on; it owns file handling, progress display and
- * the summary, so that every offline command reports errors the same way.
+ * analyze.c -- `netspectra analyze`: the supervisor, capture, worker and
+ * exporter roles run over capture files in a private shared-memory
+ * segment (a memfd: nothing to remove, even after a crash), and the
+ * exporter prints every period's final flows and the run's summary.
+ * Also `netspectra dump`, the parser's view of a file, frame by frame.
  */
 #include "analyze.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "capture.h"
+#include "exporter.h"
 #include "log.h"
+#include "output.h"
+#include "reader.h"
+#include "slot.h"
+#include "snapshot.h"
+#include "supervisor.h"
+#include "worker.h"
 
-struct ns_reader {
-	pcap_t *pcap;
-	const char *path;
-	int dlt;
-	int nsec;		/* timestamps are in nanoseconds */
-	off_t size;		/* file size, for progress */
-	uint64_t frame;		/* frames read so far (1-based numbering) */
+struct analyze_sink {
+	const struct ns_analyze_opts *o;
+	FILE *flows;			/* stdout */
+	FILE *summary;			/* stdout, or stderr under --flows */
+	int csv_header_done[NS_CONFIG_MAX_TASKS];
+	uint64_t period_start;
 };
 
-static int
-reader_open(struct ns_reader *r, const char *path)
-{
-	char errbuf[PCAP_ERRBUF_SIZE];
-	struct stat st;
-
-	memset(r, 0, sizeof(*r));
-	r->path = path;
-	/* Ask for nanoseconds; libpcap scales microsecond files up. */
-	r->pcap = pcap_open_offline_with_tstamp_precision(path,
-	    PCAP_TSTAMP_PRECISION_NANO, errbuf);
-	if (r->pcap == NULL) {
-		log_warnx("%s: not a readable capture file: %s", path, errbuf);
-		return -EINVAL;
-	}
-	r->dlt = pcap_datalink(r->pcap);
-	r->nsec = pcap_get_tstamp_precision(r->pcap) == PCAP_TSTAMP_PRECISION_NANO;
-	if (!ns_parse_dlt_supported(r->dlt))
-		log_warnx("%s: link type %s (%d) is not supported; its frames "
-		    "are counted as unsupported_link", path,
-		    pcap_datalink_val_to_name(r->dlt) ? pcap_datalink_val_to_name(r->dlt) : "?",
-		    r->dlt);
-	if (stat(path, &st) == 0)
-		r->size = st.st_size;
-	return 0;
-}
-
-/* 1: a frame, 0: end of file, -EIO: the file is cut or unreadable. */
-static int
-reader_next(struct ns_reader *r, struct pcap_pkthdr **h, const u_char **data)
-{
-	int rc = pcap_next_ex(r->pcap, h, data);
-
-	if (rc == 1) {
-		r->frame++;
-		return 1;
-	}
-	if (rc == PCAP_ERROR_BREAK)
-		return 0;
-	log_warnx("%s: read error after frame %" PRIu64 ": %s", r->path,
-	    r->frame, pcap_geterr(r->pcap));
-	return -EIO;
-}
-
-static uint64_t
-reader_ts(const struct ns_reader *r, const struct pcap_pkthdr *h)
-{
-	uint64_t sub = (uint64_t)h->ts.tv_usec;
-
-	return (uint64_t)h->ts.tv_sec * 1000000000u + (r->nsec ? sub : sub * 1000u);
-}
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
-progress_show(const struct ns_reader *r, const struct ns_analyze_totals *t,
-    double started)
+sink_flow(void *arg, const struct ns_task *t, const struct ns_flow *f)
 {
-	FILE *fp = pcap_file(r->pcap);
-	double el = mono_now() - started;
-	double pct = 0;
+	struct analyze_sink *s = arg;
 
-	if (fp != NULL && r->size > 0)
-		pct = 100.0 * (double)ftello(fp) / (double)r->size;
-	fprintf(stderr, "\r%s: %" PRIu64 " packets, %.2f Mpps, %5.1f%%  ",
-	    r->path, t->packets, el > 0 ? t->packets / el / 1e6 : 0.0, pct);
-}
-
-static void
-account(struct ns_analyze_totals *t, const struct ns_record *rec,
-    enum ns_parse_result res, uint32_t wirelen)
-{
-	t->packets++;
-	t->bytes += wirelen;
-	t->reason[res]++;
-	if (res != NS_PARSE_OK)
-		return;
-	t->parsed++;
-	t->parsed_bytes += wirelen;
-	if (rec->ipver == 4)
-		t->ipv4++;
+	if (s->o->flows == NS_FLOWS_JSONL)
+		ns_output_flow_jsonl(s->flows, t, s->period_start, f);
 	else
-		t->ipv6++;
-	t->proto[rec->proto]++;
-	if (t->first_ns == 0 || rec->ts_ns < t->first_ns)
-		t->first_ns = rec->ts_ns;
-	if (rec->ts_ns > t->last_ns)
-		t->last_ns = rec->ts_ns;
+		ns_output_flow_csv(s->flows, t, s->period_start, f);
 }
 
 static int
-analyze_file(const char *path, const struct ns_analyze_opts *o,
-    struct ns_analyze_totals *t)
+sink_period(void *arg, const struct ns_engine *e, uint64_t g,
+    uint64_t period_start)
 {
-	struct ns_reader r;
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	struct ns_record rec;
-	double started = mono_now(), shown = started;
+	struct analyze_sink *s = arg;
+	unsigned t;
 	int rc;
 
-	if ((rc = reader_open(&r, path)) < 0)
-		return rc;
-	while ((rc = reader_next(&r, &h, &data)) == 1) {
-		enum ns_parse_result res = ns_parse_packet(r.dlt, data, h->caplen,
-		    h->len, reader_ts(&r, h), &rec);
+	if (s->o->flows == NS_FLOWS_NONE)
+		return 0;
+	s->period_start = period_start;
+	for (t = 0; t < e->ntasks; t++) {
+		if (s->o->flows == NS_FLOWS_CSV && !s->csv_header_done[t]) {
+			ns_output_flow_csv_header(s->flows, &e->tasks[t]);
+			s->csv_header_done[t] = 1;
+		}
+		if ((rc = ns_snapshot_task(e, g, t, sink_flow, s)) != 0)
+			return rc;
+	}
+	return ferror(s->flows) ? -EIO : 0;
+}
 
-		account(t, &rec, res, h->len);
-		/* Checking the clock every 64k frames keeps it off the profile. */
-		if (o->progress && (t->packets & 0xffff) == 0 &&
-		    mono_now() - shown > 0.25) {
-			shown = mono_now();
-			progress_show(&r, t, started);
+/* Sum the workers' journaled statistics. */
+static void
+totals_collect(const struct ns_engine *e, struct ns_analyze_totals *t)
+{
+	unsigned w, i, k;
+
+	memset(t, 0, sizeof(*t));
+	t->ntasks = e->ntasks;
+	t->shm_bytes = e->shm_bytes;
+	for (w = 0; w < e->nworkers; w++) {
+		const struct ns_worker_stats *st = ns_engine_wstats(e, w);
+
+		t->parsed += st->packets;
+		t->parsed_bytes += st->bytes;
+		t->ipv4 += st->ipv4;
+		t->ipv6 += st->ipv6;
+		if (st->packets && (t->first_ns == 0 || st->first_ns < t->first_ns))
+			t->first_ns = st->first_ns;
+		if (st->last_ns > t->last_ns)
+			t->last_ns = st->last_ns;
+		for (i = 0; i < 256; i++)
+			t->proto[i] += st->proto[i];
+		for (i = 0; i < NS_PARSE_NREASONS; i++) {
+			t->reason[i] += st->reason_frames[i];
+			t->packets += st->reason_frames[i];
+			t->bytes += st->reason_bytes[i];
+		}
+		for (k = 0; k < e->ntasks; k++) {
+			t->task[k].packets += st->task[k].packets;
+			t->task[k].bytes += st->task[k].bytes;
+			t->task[k].flows += st->task[k].flows;
+			t->task[k].table_full += st->task[k].table_full;
 		}
 	}
-	if (o->progress)
-		fprintf(stderr, "\r\033[K");
-	pcap_close(r.pcap);
+	t->packets += t->parsed;
+	t->bytes += t->parsed_bytes;
+	t->reason[NS_PARSE_OK] = t->parsed;
+	for (k = 0; k < e->ntasks; k++) {
+		t->task_name[k] = e->tasks[k].name;
+		t->task_max_flows[k] = e->tasks[k].max_flows;
+		/* Every worker's shard, per flow of the task's max_flows. */
+		t->task_bytes_per_flow[k] = ns_table_flow_cost(
+		    e->tasks[k].key_size, ns_engine_shard_flows(e, k)) *
+		    (double)ns_engine_shard_flows(e, k) * e->nworkers /
+		    (double)e->tasks[k].max_flows;
+	}
+}
+
+static void
+sink_end(void *arg, const struct ns_engine *e)
+{
+	struct analyze_sink *s = arg;
+	static struct ns_analyze_totals t;
+
+	if (fflush(s->flows) != 0) {
+		log_warn("writing flows");
+		exit(NS_EXIT_NORESPAWN);
+	}
+	totals_collect(e, &t);
+	ns_analyze_print(s->summary, &t, s->o->summary);
+	if (fflush(s->summary) != 0) {
+		log_warn("writing the summary");
+		exit(NS_EXIT_NORESPAWN);
+	}
+}
+
+/* ---- the roles of an offline run ------------------------------------- */
+
+static void __attribute__((noreturn))
+role_capture(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_capture_files_main(e, c->index, c->arg);
+}
+
+static void __attribute__((noreturn))
+role_worker(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_worker_main(e, c->index, c->slot);
+}
+
+static void __attribute__((noreturn))
+role_export(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_exporter_main(e, c->arg);
+}
+
+/* Every file must open before anything runs. */
+static int
+check_files(const struct ns_analyze_opts *o)
+{
+	struct ns_reader r;
+	int i, rc = 0;
+
+	for (i = 0; i < o->nfiles; i++) {
+		if (ns_reader_open(&r, o->files[i]) < 0) {
+			rc = -EINVAL;
+			continue;
+		}
+		ns_reader_close(&r);
+	}
 	return rc;
+}
+
+static int
+add_roles(struct ns_supervisor *sup, struct ns_engine *e,
+    struct ns_capture_files *files, struct ns_sink *sink)
+{
+	char name[16];
+	unsigned w;
+	int rc;
+
+	if ((rc = ns_supervisor_add(sup, "ns-capture-0", NS_ROLE_CAPTURE, 0,
+	    role_capture, files)) != 0)
+		return rc;
+	for (w = 0; w < e->nworkers; w++) {
+		snprintf(name, sizeof(name), "ns-worker-%u", w % 100000u);
+		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_WORKER, w,
+		    role_worker, NULL)) != 0)
+			return rc;
+	}
+	return ns_supervisor_add(sup, "ns-export-flows", NS_ROLE_EXPORTER, 0,
+	    role_export, sink);
 }
 
 int
 ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
     FILE *out)
 {
-	static struct ns_analyze_totals t;
-	int rc, err = 0;
+	static struct ns_supervisor sup;
+	struct ns_engine e;
+	struct ns_capture_files files = { o->files, o->nfiles, o->progress };
+	struct analyze_sink as = { .o = o, .flows = out,
+	    .summary = o->flows != NS_FLOWS_NONE ? stderr : out };
+	struct ns_sink sink = { sink_period, sink_end, &as };
+	char err[512];
+	int rc;
 
-	(void)cfg;
-	memset(&t, 0, sizeof(t));
-	for (int i = 0; i < o->nfiles; i++)
-		if ((rc = analyze_file(o->files[i], o, &t)) < 0 && err == 0)
-			err = rc;
-	ns_analyze_print(out, &t, o->summary);
-	return err;
+	if ((rc = check_files(o)) != 0)
+		return rc;
+	if ((rc = ns_engine_init(&e, cfg, 1, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return rc;
+	}
+	if ((rc = ns_engine_create_private(&e)) != 0) {
+		log_warnx("shared memory of %" PRIu64 " bytes: %s",
+		    e.shm_bytes, strerror(-rc));
+		return rc;
+	}
+	ns_supervisor_init(&sup, &e);
+	if ((rc = add_roles(&sup, &e, &files, &sink)) == 0)
+		rc = ns_supervisor_run(&sup);
+	if (rc == 0 && (ns_engine_input(&e, 0)->done & NS_INPUT_FAILED))
+		rc = -EIO;
+	ns_engine_close(&e);
+	return rc;
 }
 
 static const char *
@@ -217,6 +267,16 @@ print_table(FILE *out, const struct ns_analyze_totals *t)
 		fprintf(out, "%-24s %s .. %s\n", "time",
 		    ns_time_format(t->first_ns, a, sizeof(a)),
 		    ns_time_format(t->last_ns, b, sizeof(b)));
+	for (unsigned k = 0; k < t->ntasks; k++)
+		fprintf(out, "task %s: packets %" PRIu64 ", bytes %" PRIu64
+		    ", flows %" PRIu64 ", table_full %" PRIu64 ", memory %.1f "
+		    "bytes/flow (max_flows %" PRIu64 ")\n", t->task_name[k],
+		    t->task[k].packets, t->task[k].bytes, t->task[k].flows,
+		    t->task[k].table_full, t->task_bytes_per_flow[k],
+		    t->task_max_flows[k]);
+	if (t->shm_bytes != 0)
+		fprintf(out, "%-24s %15" PRIu64 "\n", "shared memory bytes",
+		    t->shm_bytes);
 }
 
 static void
@@ -241,7 +301,16 @@ print_json(FILE *out, const struct ns_analyze_totals *t)
 		    t->reason[r]);
 		sep = ",";
 	}
-	fprintf(out, "}}\n");
+	fprintf(out, "},\"tasks\":[");
+	for (unsigned k = 0; k < t->ntasks; k++)
+		fprintf(out, "%s{\"name\":\"%s\",\"packets\":%" PRIu64
+		    ",\"bytes\":%" PRIu64 ",\"flows\":%" PRIu64
+		    ",\"table_full\":%" PRIu64 ",\"max_flows\":%" PRIu64
+		    ",\"bytes_per_flow\":%.1f}", k ? "," : "", t->task_name[k],
+		    t->task[k].packets, t->task[k].bytes, t->task[k].flows,
+		    t->task[k].table_full, t->task_max_flows[k],
+		    t->task_bytes_per_flow[k]);
+	fprintf(out, "],\"shm_bytes\":%" PRIu64 "}\n", t->shm_bytes);
 }
 
 void
@@ -274,11 +343,11 @@ ns_dump_run(const char *path, FILE *out)
 	struct ns_record rec;
 	int rc;
 
-	if ((rc = reader_open(&r, path)) < 0)
+	if ((rc = ns_reader_open(&r, path)) < 0)
 		return rc;
-	while ((rc = reader_next(&r, &h, &data)) == 1) {
+	while ((rc = ns_reader_next(&r, &h, &data)) == 1) {
 		enum ns_parse_result res = ns_parse_packet(r.dlt, data, h->caplen,
-		    h->len, reader_ts(&r, h), &rec);
+		    h->len, ns_reader_ts(&r, h), &rec);
 
 		if (res == NS_PARSE_OK)
 			dump_record(out, r.frame, &rec);
@@ -286,6 +355,6 @@ ns_dump_run(const char *path, FILE *out)
 			fprintf(out, "%" PRIu64 "\t!%s\n", r.frame,
 			    ns_parse_reason_name(res));
 	}
-	pcap_close(r.pcap);
+	ns_reader_close(&r);
 	return rc;
 }

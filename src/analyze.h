@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
+#include "output.h"
 #include "parse.h"
 
 struct ns_config;
@@ -18,6 +20,7 @@ struct ns_analyze_opts {
 	char *const *files;
 	int nfiles;
 	enum ns_summary_fmt summary;
+	enum ns_flow_fmt flows;		/* per-period flows on stdout */
 	int progress;		/* show progress on stderr (a terminal) */
 };
 
@@ -31,10 +34,20 @@ struct ns_analyze_totals {
 	uint64_t proto[256];
 	uint64_t reason[NS_PARSE_NREASONS];
 	uint64_t first_ns, last_ns;
+	/* per exact task */
+	unsigned ntasks;
+	struct {
+		uint64_t packets, bytes, flows, table_full;
+	} task[NS_CONFIG_MAX_TASKS];
+	const char *task_name[NS_CONFIG_MAX_TASKS];
+	uint64_t task_max_flows[NS_CONFIG_MAX_TASKS];
+	double task_bytes_per_flow[NS_CONFIG_MAX_TASKS];
+	uint64_t shm_bytes;
 };
 
-/* 0 when every file was read to its end; -errno (after printing the
- * summary of what was read) when a file could not be opened or was cut. */
+/* 0 when every file was read to its end; -EIO (after printing the
+ * summary of what was read) when a file was cut; -EINVAL, before reading
+ * anything, when a file is not a readable capture. */
 int ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *opts,
     FILE *out);
 void ns_analyze_print(FILE *out, const struct ns_analyze_totals *t,

@@ -21,11 +21,13 @@ usage(int code)
 	FILE *fp = code == 0 ? stdout : stderr;
 
 	fprintf(fp,
-	    "usage: netspectra analyze [-c CONFIG] [--summary table|json] FILE...\n"
+	    "usage: netspectra analyze [-c CONFIG] [--flows jsonl|csv]\n"
+	    "                          [--summary table|json] FILE...\n"
 	    "       netspectra dump FILE\n"
 	    "       netspectra version\n"
 	    "\n"
-	    "  analyze  read pcap/pcapng files and print a summary of their traffic\n"
+	    "  analyze  aggregate pcap/pcapng files with the configured exact tasks;\n"
+	    "           print every period's flows (--flows) and a summary\n"
 	    "  dump     print one tab-separated line per IP packet: frame, src, dst,\n"
 	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n");
 	exit(code);
@@ -64,6 +66,7 @@ cmd_analyze(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "summary", required_argument, NULL, 'S' },
+		{ "flows", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +87,14 @@ cmd_analyze(int argc, char **argv)
 				o.summary = NS_SUMMARY_TABLE;
 			else
 				fatalx("--summary: expected table or json, got \"%s\"", optarg);
+			break;
+		case 'F':
+			if (strcmp(optarg, "jsonl") == 0)
+				o.flows = NS_FLOWS_JSONL;
+			else if (strcmp(optarg, "csv") == 0)
+				o.flows = NS_FLOWS_CSV;
+			else
+				fatalx("--flows: expected jsonl or csv, got \"%s\"", optarg);
 			break;
 		case 'h':
 			usage(0);

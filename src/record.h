@@ -16,7 +16,11 @@
 
 enum ns_record_kind {
 	NS_REC_PACKET = 0,	/* a parsed packet */
-	NS_REC_PERIOD = 1,	/* period boundary marker; ts_ns = boundary */
+	NS_REC_PERIOD = 1,	/* period boundary marker: ts_ns = the new
+				 * period's start, hash = its generation */
+	NS_REC_SKIPPED = 2,	/* a frame the parser did not take: proto =
+				 * enum ns_parse_result, wire_len; counted by
+				 * a worker so that it is counted once */
 };
 
 /* TCP flag bits as on the wire (low byte of the TCP flags field). */

@@ -1,0 +1,316 @@
+/*
+ * capture.c -- the capture role for capture files.
+ *
+ * Every frame gets a position: 2f for frame f and 2f+1 for the period
+ * marker that may precede it.  Each ring is published together with the
+ * position reached (ns_ring_publish_pos), so a ring says exactly which
+ * records it already holds.  A restarted capture reads the files again
+ * from the start -- the period boundaries and generation numbers come out
+ * the same, since they follow packet timestamps -- and puts into each ring
+ * only what lies at or past that ring's position: nothing is lost and
+ * nothing is counted twice, whenever the previous process was killed.
+ *
+ * Files apply backpressure: a full ring is waited on, never dropped from.
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "gen.h"
+#include "log.h"
+#include "reader.h"
+#include "ring.h"
+
+#define CAP_CHUNK	64	/* records reserved and published at a time */
+
+struct cap_ring {
+	struct ns_ring_prod	 prod;
+	struct ns_record	*next;		/* next free reserved record */
+	unsigned		 avail;		/* reserved, not yet written */
+	unsigned		 pending;	/* written, not yet published */
+	uint64_t		 pos;		/* holds every position < pos */
+};
+
+struct capture {
+	struct ns_engine	*e;
+	unsigned		 input;
+	struct cap_ring		*ring;		/* one per worker */
+	uint64_t		 cur;		/* positions < cur are emitted */
+	uint64_t		 gen;		/* generation of the current period */
+	uint64_t		 period;	/* its start, ns */
+	int			 started;	/* a frame has been seen */
+	uint64_t		 replay_end;	/* every ring holds positions below */
+	/* progress */
+	int			 progress;
+	double			 t0, shown;
+};
+
+static volatile sig_atomic_t cap_stop;
+
+static void
+cap_on_signal(int sig)
+{
+	(void)sig;
+	cap_stop = 1;
+}
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+cap_publish(struct capture *c, struct cap_ring *r)
+{
+	if (r->pending == 0)
+		return;
+	ns_ring_publish_pos(&r->prod, r->pending, c->cur);
+	r->pos = c->cur;
+	r->pending = 0;
+}
+
+static void
+cap_publish_all(struct capture *c)
+{
+	unsigned w;
+
+	for (w = 0; w < c->e->nworkers; w++)
+		cap_publish(c, &c->ring[w]);
+}
+
+static void
+cap_reserve(struct capture *c, struct cap_ring *r)
+{
+	int n;
+
+	cap_publish(c, r);
+	if ((n = (int)ns_ring_reserve(&r->prod, CAP_CHUNK, &r->next)) == 0) {
+		/* Full: let every worker see what we hold, then wait. */
+		cap_publish_all(c);
+		n = ns_ring_reserve_wait(&r->prod, CAP_CHUNK, &r->next,
+		    &cap_stop);
+		if (n < 0)
+			fatalx("stopped while waiting for a worker");
+	}
+	r->avail = (unsigned)n;
+}
+
+static void
+cap_put(struct capture *c, unsigned w, const struct ns_record *rec)
+{
+	struct cap_ring *r = &c->ring[w];
+
+	if (r->avail == 0)
+		cap_reserve(c, r);
+	*r->next++ = *rec;
+	r->avail--;
+	r->pending++;
+}
+
+/*
+ * The generations must not overtake the exporter: the next one is usable
+ * once the exporter has written and cleared it (ns_gen_clear).
+ */
+static void
+cap_advance(struct capture *c, uint64_t gen, uint64_t start)
+{
+	struct ns_seg *seg = &c->e->seg;
+	struct timespec ts = { 0, 100000 };
+	int rc;
+
+	cap_publish_all(c);
+	while ((rc = ns_gen_advance(seg, gen - 1, start)) == -EBUSY) {
+		if (cap_stop || getppid() == 1)
+			fatalx("stopped while waiting for the exporter");
+		nanosleep(&ts, NULL);
+	}
+	if (rc != 0)
+		fatalx("generation %" PRIu64 ": cannot advance (%s)", gen,
+		    strerror(-rc));
+}
+
+/* A period boundary before frame f: open generation c->gen + 1. */
+static void
+cap_boundary(struct capture *c, uint64_t f, uint64_t start)
+{
+	struct ns_record m;
+	unsigned w;
+
+	c->gen++;
+	c->period = start;
+	if (ns_gen_root(&c->e->seg) < c->gen)
+		cap_advance(c, c->gen, start);
+	memset(&m, 0, sizeof(m));
+	m.kind = NS_REC_PERIOD;
+	m.ts_ns = start;
+	m.hash = c->gen;
+	m.input = (uint8_t)c->input;
+	for (w = 0; w < c->e->nworkers; w++)
+		if (c->ring[w].pos <= 2 * f)
+			cap_put(c, w, &m);
+	c->cur = 2 * f + 1;
+}
+
+static uint64_t
+period_of(const struct capture *c, uint64_t ts)
+{
+	return ts - ts % c->e->period_ns;
+}
+
+/* Period bookkeeping for frame f; the same on every replay. */
+static void
+cap_clock(struct capture *c, uint64_t f, uint64_t ts)
+{
+	uint64_t p = period_of(c, ts);
+
+	if (!c->started) {
+		c->started = 1;
+		c->period = p;
+		/* Idempotent: a replay stores the same start. */
+		if (ns_gen_root(&c->e->seg) == 0)
+			ns_store_relaxed(&ns_gen_info(&c->e->seg, 0)->
+			    period_start_ns, p);
+		return;
+	}
+	/* Out-of-order timestamps stay in the current period. */
+	if (p > c->period)
+		cap_boundary(c, f, p);
+}
+
+static void
+cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
+    const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct ns_record rec;
+	enum ns_parse_result res;
+	uint64_t ts = ns_reader_ts(rd, h);
+	unsigned w;
+
+	cap_clock(c, f, ts);
+	res = ns_parse_packet(rd->dlt, data, h->caplen, h->len, ts, &rec);
+	if (res != NS_PARSE_OK) {
+		/* Counted by a worker, so it is counted exactly once. */
+		memset(&rec, 0, sizeof(rec));
+		rec.kind = NS_REC_SKIPPED;
+		rec.proto = (uint8_t)res;
+		rec.wire_len = h->len;
+		rec.ts_ns = ts;
+		rec.hash = f;
+	}
+	rec.input = (uint8_t)c->input;
+	w = ns_engine_pick(c->e, rec.hash);
+	if (c->ring[w].pos <= 2 * f + 1)
+		cap_put(c, w, &rec);
+	c->cur = 2 * f + 2;
+}
+
+static void
+cap_progress(struct capture *c, const struct ns_reader *rd, uint64_t f)
+{
+	double now = mono_now(), el = now - c->t0;
+	off_t off = ns_reader_offset(rd);
+	double pct = off >= 0 && rd->size > 0 ? 100.0 * (double)off /
+	    (double)rd->size : 0;
+
+	ns_store_relaxed(&ns_engine_input(c->e, c->input)->frames, f);
+	if (!c->progress || now - c->shown < 0.25)
+		return;
+	c->shown = now;
+	fprintf(stderr, "\r%s: %" PRIu64 " packets, %.2f Mpps, %5.1f%%  ",
+	    rd->path, f, el > 0 ? (double)f / el / 1e6 : 0.0, pct);
+}
+
+/* Read one file; 0 at its end, -errno if it could not be read to it. */
+static int
+cap_file(struct capture *c, const char *path, uint64_t *f)
+{
+	struct ns_reader rd;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int rc;
+
+	if ((rc = ns_reader_open(&rd, path)) < 0)
+		return rc;
+	while (!cap_stop && (rc = ns_reader_next(&rd, &h, &data)) == 1) {
+		/* Frames every ring holds: keep time, nothing else. */
+		if (2 * *f + 2 <= c->replay_end)
+			cap_clock(c, *f, ns_reader_ts(&rd, h));
+		else
+			cap_frame(c, &rd, *f, h, data);
+		(*f)++;
+		if ((*f & 0xffff) == 0)
+			cap_progress(c, &rd, *f);
+	}
+	if (c->progress)
+		fprintf(stderr, "\r\033[K");
+	ns_reader_close(&rd);
+	return cap_stop ? -EINTR : rc;
+}
+
+static void
+cap_init(struct capture *c, struct ns_engine *e, unsigned input)
+{
+	unsigned w;
+
+	memset(c, 0, sizeof(*c));
+	c->e = e;
+	c->input = input;
+	if ((c->ring = calloc(e->nworkers, sizeof(*c->ring))) == NULL)
+		fatal("calloc");
+	for (w = 0; w < e->nworkers; w++) {
+		struct cap_ring *r = &c->ring[w];
+
+		ns_ring_prod_init(&r->prod, ns_engine_ring(e, input, w));
+		if (ns_ring_prod_resume_pos(&r->prod, &r->pos) != 0)
+			r->pos = 0;
+		if (w == 0 || r->pos < c->replay_end)
+			c->replay_end = r->pos;
+	}
+	if (c->replay_end > 0)
+		log_info("input %u: resuming at position %" PRIu64, input,
+		    c->replay_end);
+	c->t0 = c->shown = mono_now();
+}
+
+void
+ns_capture_files_main(struct ns_engine *e, unsigned input,
+    const struct ns_capture_files *files)
+{
+	struct ns_input_state *st = ns_engine_input(e, input);
+	struct capture c;
+	uint64_t f = 0;
+	int i, rc, failed = 0;
+
+	signal(SIGTERM, cap_on_signal);
+	signal(SIGINT, SIG_IGN);
+	cap_init(&c, e, input);
+	c.progress = files->progress;
+	for (i = 0; i < files->npaths; i++) {
+		rc = cap_file(&c, files->paths[i], &f);
+		if (rc == -EINTR)
+			fatalx("stopped");
+		failed |= rc < 0;
+	}
+	/* The end is a boundary too: it closes the last period. */
+	cap_boundary(&c, f, NS_ENGINE_END);
+	cap_publish_all(&c);
+	ns_store_relaxed(&st->frames, f);
+	/* Release, pairs with the acquire of done in the worker's drain
+	 * check: every record is published before the input reads done. */
+	ns_store_release(&st->done, failed ? NS_INPUT_DONE | NS_INPUT_FAILED :
+	    NS_INPUT_DONE);
+	exit(0);
+}

@@ -1,0 +1,211 @@
+/*
+ * engine.c -- sizing and initialising the shared-memory segment of an
+ * engine run, in PostgreSQL's XxxShmemSize/XxxShmemInit order, and finding
+ * the statistics that src/ owns inside it.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "gen.h"
+#include "journal.h"
+#include "ring.h"
+#include "slot.h"
+#include "table.h"
+
+#define NS_ENGINE_EXTERNAL_SLOTS 8	/* status/top readers at once */
+
+static uint64_t
+stats_inputs_size(const struct ns_engine *e)
+{
+	return e->ninputs * sizeof(struct ns_input_state);
+}
+
+static uint64_t
+stats_size(const struct ns_engine *e)
+{
+	return stats_inputs_size(e) + e->nworkers * e->wstats_stride;
+}
+
+uint64_t
+ns_engine_stats_cells(const struct ns_engine *e)
+{
+	return (sizeof(struct ns_worker_stats) +
+	    e->ntasks * sizeof(struct ns_task_stats)) / sizeof(uint64_t);
+}
+
+/* What makes two runs' segments interchangeable. */
+static uint64_t
+config_hash(const struct ns_engine *e)
+{
+	uint64_t h = ns_seg_hash(0, &e->nworkers, sizeof(e->nworkers));
+	unsigned t;
+
+	h = ns_seg_hash(h, &e->ninputs, sizeof(e->ninputs));
+	h = ns_seg_hash(h, &e->ring_capacity, sizeof(e->ring_capacity));
+	for (t = 0; t < e->ntasks; t++) {
+		const struct ns_task *k = &e->tasks[t];
+
+		h = ns_seg_hash(h, k->name, strlen(k->name));
+		h = ns_seg_hash(h, &k->fields, sizeof(k->fields));
+		h = ns_seg_hash(h, &k->max_flows, sizeof(k->max_flows));
+	}
+	return h;
+}
+
+static void
+gen_tasks(const struct ns_engine *e, struct ns_gen_task *gt)
+{
+	unsigned t;
+
+	memset(gt, 0, sizeof(*gt) * e->ntasks);
+	for (t = 0; t < e->ntasks; t++) {
+		gt[t].key_size = e->tasks[t].key_size;
+		gt[t].max_flows = ns_engine_shard_flows(e, t);
+	}
+}
+
+/*
+ * A task's max_flows is shared by its workers' shards.  Flows spread over
+ * workers by hash, binomially: 5% (and 64 flows) of headroom per shard
+ * keeps table_full from striking one shard long before the others.
+ */
+uint64_t
+ns_engine_shard_flows(const struct ns_engine *e, unsigned t)
+{
+	uint64_t share = (e->tasks[t].max_flows + e->nworkers - 1) / e->nworkers;
+
+	if (e->nworkers == 1)
+		return share;
+	return share + share / 20 + 64;
+}
+
+int
+ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
+    unsigned ninputs, char *err, size_t errlen)
+{
+	const struct ns_config_aggregator *agg = &cfg->aggregator;
+	unsigned t;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->seg.fd = -1;
+	e->cfg = cfg;
+	e->nworkers = agg->num_workers ? agg->num_workers : 1;
+	e->ninputs = ninputs;
+	e->period_ns = agg->period;
+	e->ring_capacity = agg->size_of_packet_channel < 1024 ? 1024 :
+	    agg->size_of_packet_channel;
+	if (agg->types & NS_CONFIG_AGG_EXACT)
+		e->ntasks = agg->exact.ntasks;
+	if (e->ntasks == 0) {
+		snprintf(err, errlen, "%s: no exact task to run "
+		    "(aggregator.exact.tasks)", cfg->source);
+		return -EINVAL;
+	}
+	for (t = 0; t < e->ntasks; t++)
+		if ((rc = ns_task_init(&e->tasks[t], &agg->exact.tasks[t],
+		    err, errlen)) != 0)
+			return rc;
+	/* Supervisor-less children: capture per input, workers, exporter. */
+	e->nslots = ninputs + e->nworkers + 4;
+	e->wstats_stride = NS_ALIGN_UP(sizeof(struct ns_worker_stats) +
+	    e->ntasks * sizeof(struct ns_task_stats), NS_CACHELINE);
+	e->max_undo = (uint64_t)NS_ENGINE_BATCH * NS_TABLE_CELLS_PER_RECORD *
+	    e->ntasks + ns_engine_stats_cells(e) + 16;
+	return 0;
+}
+
+static void
+engine_layout(struct ns_engine *e, struct ns_seg_layout *l)
+{
+	struct ns_gen_task gt[NS_CONFIG_MAX_TASKS];
+
+	gen_tasks(e, gt);
+	ns_seg_layout_init(l, config_hash(e));
+	ns_seg_layout_set(l, NS_SEG_SLOTS,
+	    ns_slot_shm_size(e->nslots, NS_ENGINE_EXTERNAL_SLOTS));
+	ns_seg_layout_set(l, NS_SEG_RINGS,
+	    ns_ring_shm_size(e->ninputs * e->nworkers, e->ring_capacity));
+	ns_seg_layout_set(l, NS_SEG_JOURNALS,
+	    ns_journal_shm_size(e->nworkers, e->max_undo));
+	e->table_bytes = ns_gen_shm_size(NS_ENGINE_NGENS, e->ntasks,
+	    e->nworkers, gt);
+	ns_seg_layout_set(l, NS_SEG_GENS, e->table_bytes);
+	ns_seg_layout_set(l, NS_SEG_STATS, stats_size(e));
+	ns_seg_layout_finish(l);
+	e->layout_hash = l->hash;
+	e->shm_bytes = l->total;
+}
+
+static int
+engine_shm_init(struct ns_engine *e)
+{
+	struct ns_gen_task gt[NS_CONFIG_MAX_TASKS];
+	uint64_t off;
+	int rc;
+
+	gen_tasks(e, gt);
+	if ((rc = ns_slot_shm_init(&e->seg, e->nslots,
+	    NS_ENGINE_EXTERNAL_SLOTS)) != 0 ||
+	    (rc = ns_ring_shm_init(&e->seg, e->ninputs * e->nworkers,
+	    e->ring_capacity)) != 0 ||
+	    (rc = ns_journal_shm_init(&e->seg, e->nworkers, e->max_undo)) != 0 ||
+	    (rc = ns_gen_shm_init(&e->seg, NS_ENGINE_NGENS, e->ntasks,
+	    e->nworkers, gt)) != 0)
+		return rc;
+	/* A new segment is zero-filled: the statistics start at 0. */
+	off = ns_seg_section(&e->seg, NS_SEG_STATS, NULL);
+	return off == 0 ? -EINVAL : 0;
+}
+
+int
+ns_engine_create_private(struct ns_engine *e)
+{
+	struct ns_seg_layout l;
+	int rc;
+
+	engine_layout(e, &l);
+	if ((rc = ns_seg_create_private(&e->seg, &l)) != 0)
+		return rc;
+	if ((rc = engine_shm_init(e)) != 0 ||
+	    (rc = ns_seg_publish(&e->seg)) != 0) {
+		ns_seg_detach(&e->seg);
+		return rc;
+	}
+	return 0;
+}
+
+void
+ns_engine_close(struct ns_engine *e)
+{
+	if (e->seg.base != NULL)
+		ns_seg_detach(&e->seg);
+}
+
+struct ns_input_state *
+ns_engine_input(const struct ns_engine *e, unsigned i)
+{
+	char *stats = ns_seg_ptr(&e->seg,
+	    ns_seg_section(&e->seg, NS_SEG_STATS, NULL));
+
+	return (struct ns_input_state *)stats + i;
+}
+
+struct ns_worker_stats *
+ns_engine_wstats(const struct ns_engine *e, unsigned w)
+{
+	char *stats = ns_seg_ptr(&e->seg,
+	    ns_seg_section(&e->seg, NS_SEG_STATS, NULL));
+
+	return (struct ns_worker_stats *)(stats + stats_inputs_size(e) +
+	    w * e->wstats_stride);
+}
+
+struct ns_ring *
+ns_engine_ring(const struct ns_engine *e, unsigned input, unsigned worker)
+{
+	return ns_ring_get(&e->seg, input * e->nworkers + worker);
+}

@@ -1,0 +1,101 @@
+/*
+ * engine.h -- one running engine: the configuration turned into a
+ * shared-memory layout (segment, slots, rings, journals, generations and
+ * the statistics section), and the shared view every role works from.
+ *
+ * The supervisor builds it and creates the segment before forking, so every
+ * child inherits both the mapping and this process-local description.
+ */
+#ifndef NS_ENGINE_H
+#define NS_ENGINE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "parse.h"
+#include "segment.h"
+#include "task.h"
+
+#define NS_ENGINE_NGENS		2	/* live + standby */
+#define NS_ENGINE_BATCH		256	/* records per worker batch */
+#define NS_ENGINE_END		UINT64_MAX /* period start of the end gen */
+
+/* Per input, written by its capture process only. */
+#define NS_INPUT_DONE	0x1	/* its last record is published */
+#define NS_INPUT_FAILED	0x2	/* a file could not be read to its end */
+
+struct ns_input_state {
+	uint64_t	done;		/* NS_INPUT_* */
+	uint64_t	frames;		/* frames read (progress, not exact) */
+	uint64_t	restarts;	/* capture process restarts */
+	uint64_t	spare[5];
+} __attribute__((aligned(64)));
+
+/* Per task lifetime totals in a worker's statistics; never reset. */
+struct ns_task_stats {
+	uint64_t	packets;
+	uint64_t	bytes;
+	uint64_t	flows;		/* flow records created, all periods */
+	uint64_t	table_full;	/* packets refused by a full shard */
+};
+
+/*
+ * Per worker, journaled like the tables: the counts of everything the
+ * worker took off its rings, so that totals survive kill -9 exactly.
+ */
+struct ns_worker_stats {
+	uint64_t	packets;	/* parsed packets */
+	uint64_t	bytes;
+	uint64_t	ipv4, ipv6;
+	uint64_t	first_ns, last_ns;
+	uint64_t	restarts;	/* set by the supervisor */
+	uint64_t	spare;
+	uint64_t	reason_frames[NS_PARSE_NREASONS];
+	uint64_t	reason_bytes[NS_PARSE_NREASONS];
+	uint64_t	proto[256];
+	struct ns_task_stats task[];
+};
+
+struct ns_engine {
+	const struct ns_config *cfg;
+	struct ns_seg	 seg;
+	struct ns_task	 tasks[NS_CONFIG_MAX_TASKS];
+	unsigned	 ntasks;
+	unsigned	 nworkers;
+	unsigned	 ninputs;
+	unsigned	 nslots;	/* process slots */
+	uint64_t	 ring_capacity;
+	uint64_t	 period_ns;
+	uint64_t	 max_undo;
+	uint64_t	 wstats_stride;
+	uint64_t	 layout_hash;
+	uint64_t	 shm_bytes;	/* whole segment */
+	uint64_t	 table_bytes;	/* generations: every shard of every task */
+};
+
+/* Layout from cfg; err gets the reason on -EINVAL. */
+int	 ns_engine_init(struct ns_engine *, const struct ns_config *cfg,
+	    unsigned ninputs, char *err, size_t errlen);
+/* A private (memfd) segment for one offline run, initialised. */
+int	 ns_engine_create_private(struct ns_engine *);
+void	 ns_engine_close(struct ns_engine *);
+
+struct ns_input_state	*ns_engine_input(const struct ns_engine *, unsigned i);
+struct ns_worker_stats	*ns_engine_wstats(const struct ns_engine *, unsigned w);
+struct ns_ring		*ns_engine_ring(const struct ns_engine *, unsigned input,
+			    unsigned worker);
+
+/* The worker a record goes to: low hash bits, the tables use the high. */
+static inline unsigned
+ns_engine_pick(const struct ns_engine *e, uint64_t hash)
+{
+	return (unsigned)(((uint64_t)(uint32_t)hash * e->nworkers) >> 32);
+}
+
+/* Capacity of one worker's shard of task t. */
+uint64_t ns_engine_shard_flows(const struct ns_engine *, unsigned t);
+
+/* Number of journaled cells a worker's batch can need. */
+uint64_t ns_engine_stats_cells(const struct ns_engine *);
+
+#endif /* NS_ENGINE_H */

@@ -1,0 +1,56 @@
+/*
+ * supervisor.h -- the supervisor: forks every role into a fixed slot of the
+ * slot table and re-forks whatever dies, into the same slot, with backoff.
+ *
+ * It owns nothing but the children and their slots: it never reads or
+ * writes flow data (PostgreSQL's postmaster rule), so a bug in data
+ * handling cannot take it down.
+ */
+#ifndef NS_SUPERVISOR_H
+#define NS_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include "engine.h"
+
+#define NS_EXIT_NORESPAWN	2	/* a child's "configuration error" */
+
+struct ns_child;
+typedef void (*ns_child_main)(struct ns_engine *, const struct ns_child *)
+    __attribute__((noreturn));
+
+struct ns_child {
+	char		 name[16];	/* process name: "ns-worker-0" */
+	uint32_t	 role;		/* enum ns_slot_role */
+	unsigned	 index;
+	unsigned	 slot;
+	ns_child_main	 main;
+	void		*arg;
+	/* supervisor state */
+	pid_t		 pid;
+	int		 finished;	/* exited 0 or NS_EXIT_NORESPAWN */
+	int		 status;	/* its exit code when finished */
+	unsigned	 restarts;
+	double		 started;	/* monotonic seconds */
+	double		 backoff;	/* seconds before the next fork */
+	double		 due;		/* when to fork again */
+};
+
+struct ns_supervisor {
+	struct ns_engine *e;
+	struct ns_child	 child[NS_CONFIG_MAX_INPUTS + 64];
+	unsigned	 nchildren;
+};
+
+void	 ns_supervisor_init(struct ns_supervisor *, struct ns_engine *);
+/* Give a role a slot; 0 or -ENOSPC. */
+int	 ns_supervisor_add(struct ns_supervisor *, const char *name,
+	    uint32_t role, unsigned index, ns_child_main, void *arg);
+/*
+ * Fork every child and supervise until all have finished.  0 when each
+ * exited 0; -EINVAL when one exited NS_EXIT_NORESPAWN; -EINTR on SIGINT
+ * or SIGTERM (the children are killed: an offline run keeps nothing).
+ */
+int	 ns_supervisor_run(struct ns_supervisor *);
+
+#endif /* NS_SUPERVISOR_H */

@@ -1,0 +1,43 @@
+/*
+ * task.h -- exact tasks: how a ring record becomes a task's flow key, and
+ * how a key is written back as the fields the configuration named.
+ *
+ * A key is the concatenation of the task's key fields in config order:
+ * addresses and networks 16 bytes (IPv4 mapped), ports and VLAN 2 bytes
+ * (big-endian, so keys compare and print the same everywhere), protocol,
+ * IP version and DSCP 1 byte.  A task that names an address but not
+ * IPVersion gets a hidden leading version byte, so an IPv4 flow and an
+ * IPv6 flow to a v4-mapped address stay apart and print as they came.
+ */
+#ifndef NS_TASK_H
+#define NS_TASK_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "record.h"
+
+struct ns_task {
+	const char *name;
+	struct ns_config_fields fields;
+	uint32_t key_size;
+	uint8_t hidden_ipver;		/* key[0] is the IP version */
+	uint8_t full_tuple;		/* key holds the 5-tuple: one shard each */
+	uint64_t max_flows;
+};
+
+/* 0, or -EINVAL (with a message in err) when the key cannot be held. */
+int	 ns_task_init(struct ns_task *, const struct ns_config_exact_task *,
+	    char *err, size_t errlen);
+/* Build the key of rec into key (ns_task.key_size bytes); its hash. */
+uint64_t ns_task_key(const struct ns_task *, const struct ns_record *rec,
+	    uint8_t *key);
+uint64_t ns_task_key_hash(const struct ns_task *, const uint8_t *key);
+/* "\"SrcIP\":\"10.0.0.1\",\"SrcPort\":80" -- JSON members, no braces. */
+void	 ns_task_key_json(const struct ns_task *, const uint8_t *key, FILE *);
+/* Comma-separated values, and the matching header names. */
+void	 ns_task_key_csv(const struct ns_task *, const uint8_t *key, FILE *);
+void	 ns_task_key_csv_header(const struct ns_task *, FILE *);
+
+#endif /* NS_TASK_H */

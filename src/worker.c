@@ -1,0 +1,347 @@
+/*
+ * worker.c -- the worker role.
+ *
+ * Records are applied in batches under the journal (shm/journal.h): begin,
+ * every shared store logged, one store of the ring's commit word.  A
+ * successor of a killed worker rolls the open batch back and applies the
+ * same records again, so every packet is counted exactly once.
+ *
+ * Lifetime statistics are summed in process memory during a batch and
+ * stored (journaled) once at its end: a few cells per batch instead of a
+ * dozen per packet.
+ *
+ * A period marker is applied alone, as the first record of its own batch,
+ * so that everything before it is committed to the old generation when the
+ * worker switches (the switch word is not journaled; a replayed marker
+ * switches again, to the same generation).  With several inputs the worker
+ * switches once every input's ring has brought it the marker.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu/arch.h>
+
+#include "atomic.h"
+#include "gen.h"
+#include "inject.h"
+#include "journal.h"
+#include "log.h"
+#include "ring.h"
+#include "slot.h"
+#include "table.h"
+
+struct worker {
+	struct ns_engine	*e;
+	unsigned		 w;
+	unsigned		 slot;
+	struct ns_jctx		 jc;
+	struct ns_ring_cons	*cons;		/* one per input */
+	uint8_t			*parked;	/* ring waits at a marker */
+	uint64_t		 gen;
+	struct ns_table		*shard[NS_CONFIG_MAX_TASKS];
+	struct ns_worker_stats	*st;		/* shared, journaled */
+	struct ns_worker_stats	*acc;		/* this batch's deltas */
+	uint64_t		 ncells;
+	/* Keys and hashes of a batch, [record][task], made before applying
+	 * it so that the table entries can be prefetched. */
+	uint8_t			*keys;
+	uint64_t		*hashes;
+};
+
+static volatile sig_atomic_t wk_stop;
+
+static void
+wk_on_signal(int sig)
+{
+	(void)sig;
+	wk_stop = 1;
+}
+
+static void
+wk_set_gen(struct worker *wk, uint64_t g)
+{
+	unsigned t;
+
+	wk->gen = g;
+	for (t = 0; t < wk->e->ntasks; t++)
+		wk->shard[t] = ns_gen_shard(&wk->e->seg, g, t, wk->w);
+}
+
+/* ---- statistics ------------------------------------------------------- */
+
+static void
+wk_acc_reset(struct worker *wk)
+{
+	memset(wk->acc, 0, wk->e->wstats_stride);
+	wk->acc->first_ns = UINT64_MAX;
+}
+
+/* Store the batch's deltas, journaled: a rollback takes them back. */
+static void
+wk_acc_flush(struct worker *wk)
+{
+	uint64_t *src = (uint64_t *)wk->acc, *dst = (uint64_t *)wk->st;
+	const size_t first = offsetof(struct ns_worker_stats, first_ns) / 8;
+	const size_t last = offsetof(struct ns_worker_stats, last_ns) / 8;
+	uint64_t i, cur;
+
+	for (i = 0; i < wk->ncells; i++) {
+		cur = ns_load_relaxed(&dst[i]);
+		if (i == first) {
+			if (src[i] < cur || (cur == 0 && src[i] != UINT64_MAX))
+				ns_journal_store64(&wk->jc, &dst[i], src[i]);
+		} else if (i == last) {
+			if (src[i] > cur)
+				ns_journal_store64(&wk->jc, &dst[i], src[i]);
+		} else if (src[i] != 0)
+			ns_journal_store64(&wk->jc, &dst[i], cur + src[i]);
+	}
+	wk_acc_reset(wk);
+}
+
+/* ---- applying records ------------------------------------------------- */
+
+/* Keys and hashes of records [0, n), prefetching their table entries. */
+static void
+wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
+{
+	unsigned i, t, nt = wk->e->ntasks;
+
+	for (i = 0; i < n && recs[i].kind != NS_REC_PERIOD; i++) {
+		if (recs[i].kind != NS_REC_PACKET)
+			continue;
+		for (t = 0; t < nt; t++) {
+			uint64_t h = ns_task_key(&wk->e->tasks[t], &recs[i],
+			    wk->keys + ((size_t)i * nt + t) * NS_TABLE_KEY_MAX);
+
+			wk->hashes[(size_t)i * nt + t] = h;
+			ns_table_prefetch(wk->shard[t], h);
+		}
+	}
+}
+
+static void
+wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
+{
+	struct ns_worker_stats *a = wk->acc;
+	unsigned t, nt = wk->e->ntasks;
+	int rc;
+
+	a->packets++;
+	a->bytes += r->wire_len;
+	if (r->ipver == 4)
+		a->ipv4++;
+	else
+		a->ipv6++;
+	a->proto[r->proto]++;
+	if (r->ts_ns < a->first_ns)
+		a->first_ns = r->ts_ns;
+	if (r->ts_ns > a->last_ns)
+		a->last_ns = r->ts_ns;
+	for (t = 0; t < nt; t++) {
+		rc = ns_table_add(wk->shard[t], &wk->jc,
+		    wk->hashes[(size_t)i * nt + t],
+		    wk->keys + ((size_t)i * nt + t) * NS_TABLE_KEY_MAX,
+		    r->ts_ns, r->wire_len, r->tcp_flags);
+		if (rc == -ENOSPC) {
+			a->task[t].table_full++;
+			continue;
+		}
+		a->task[t].flows += rc == 1;
+		a->task[t].packets++;
+		a->task[t].bytes += r->wire_len;
+	}
+}
+
+static void
+wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
+{
+	if (r->kind == NS_REC_PACKET) {
+		wk_packet(wk, r, i);
+	} else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
+		wk->acc->reason_frames[r->proto]++;
+		wk->acc->reason_bytes[r->proto] += r->wire_len;
+	}
+}
+
+/* Apply up to the next marker, as one journaled batch. */
+static void
+wk_batch(struct worker *wk, struct ns_ring_cons *c,
+    const struct ns_record *recs, unsigned n)
+{
+	unsigned i;
+
+	wk_prepare(wk, recs, n);
+	ns_journal_begin(&wk->jc, ns_ring_commit_word(c->r));
+	NS_INJECT("worker.after_begin");
+	for (i = 0; i < n && recs[i].kind != NS_REC_PERIOD; i++) {
+		wk_apply(wk, &recs[i], i);
+		if (i == n / 2)
+			NS_INJECT("worker.mid_batch");
+	}
+	wk_acc_flush(wk);
+	ns_ring_consume(c, i);
+	NS_INJECT("worker.before_commit");
+	ns_journal_commit(&wk->jc, c->tail);
+	NS_INJECT("worker.after_commit");
+}
+
+/* Consume a marker already acted on: a batch of one, nothing stored. */
+static void
+wk_drop_marker(struct worker *wk, struct ns_ring_cons *c)
+{
+	ns_journal_begin(&wk->jc, ns_ring_commit_word(c->r));
+	ns_ring_consume(c, 1);
+	ns_journal_commit(&wk->jc, c->tail);
+}
+
+/* Input i has finished and its ring holds nothing more. */
+static int
+wk_drained(struct worker *wk, unsigned i)
+{
+	struct ns_ring_cons *c = &wk->cons[i];
+
+	/* Acquire, pairs with the capture's release of done: its last
+	 * head store is visible once done is. */
+	if (!(ns_load_acquire(&ns_engine_input(wk->e, i)->done) &
+	    NS_INPUT_DONE))
+		return 0;
+	/* Acquire, pairs with the release of head in ns_ring_publish(). */
+	return ns_load_acquire(&c->r->head) == c->tail;
+}
+
+/* Switch once every input's ring waits at a marker for gen (or is done). */
+static void
+wk_try_switch(struct worker *wk, uint64_t gen)
+{
+	unsigned i;
+
+	for (i = 0; i < wk->e->ninputs; i++)
+		if (!wk->parked[i] && !wk_drained(wk, i))
+			return;
+	/* Release (in ns_gen_worker_switch), pairs with the exporter's
+	 * acquire in ns_gen_all_switched(). */
+	ns_gen_worker_switch(&wk->e->seg, wk->w, gen);
+	wk_set_gen(wk, gen);
+	ns_store_relaxed(&ns_slot_get(&wk->e->seg, wk->slot)->gen, gen);
+	for (i = 0; i < wk->e->ninputs; i++)
+		if (wk->parked[i]) {
+			wk_drop_marker(wk, &wk->cons[i]);
+			wk->parked[i] = 0;
+		}
+}
+
+/* 1 if ring i had work. */
+static int
+wk_ring(struct worker *wk, unsigned i)
+{
+	struct ns_ring_cons *c = &wk->cons[i];
+	const struct ns_record *recs;
+	unsigned n;
+
+	if (wk->parked[i] || (n = ns_ring_peek(c, NS_ENGINE_BATCH, &recs)) == 0)
+		return 0;
+	if (recs[0].kind != NS_REC_PERIOD) {
+		wk_batch(wk, c, recs, n);
+		return 1;
+	}
+	if (recs[0].hash <= wk->gen) {
+		wk_drop_marker(wk, c);	/* replayed: switched already */
+		return 1;
+	}
+	wk->parked[i] = 1;
+	wk_try_switch(wk, recs[0].hash);
+	return 1;
+}
+
+/* Every input finished and every ring drained. */
+static int
+wk_finished(struct worker *wk)
+{
+	unsigned i;
+
+	for (i = 0; i < wk->e->ninputs; i++)
+		if (!wk_drained(wk, i))
+			return 0;
+	return 1;
+}
+
+static void
+wk_idle(unsigned *spins)
+{
+	struct timespec ts = { 0, 50000 };
+
+	if (*spins < 128)
+		caa_cpu_relax();
+	else if (*spins < 256)
+		sched_yield();
+	else
+		nanosleep(&ts, NULL);
+	(*spins)++;
+}
+
+static void
+wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
+{
+	unsigned i;
+	int rc;
+
+	memset(wk, 0, sizeof(*wk));
+	wk->e = e;
+	wk->w = w;
+	wk->slot = slot;
+	wk->st = ns_engine_wstats(e, w);
+	wk->ncells = ns_engine_stats_cells(e);
+	wk->acc = calloc(1, e->wstats_stride);
+	wk->cons = calloc(e->ninputs, sizeof(*wk->cons));
+	wk->parked = calloc(e->ninputs, 1);
+	wk->keys = malloc((size_t)NS_ENGINE_BATCH * e->ntasks * NS_TABLE_KEY_MAX);
+	wk->hashes = malloc((size_t)NS_ENGINE_BATCH * e->ntasks * 8);
+	if (wk->acc == NULL || wk->cons == NULL || wk->parked == NULL ||
+	    wk->keys == NULL || wk->hashes == NULL)
+		fatal("calloc");
+	wk_acc_reset(wk);
+	if ((rc = ns_journal_attach(&wk->jc, &e->seg, w)) != 0)
+		fatalx("journal %u: %s", w, strerror(-rc));
+	if ((rc = ns_journal_recover(&wk->jc)) < 0)
+		fatalx("journal %u: cannot roll back: %s", w, strerror(-rc));
+	if (rc > 0)
+		log_info("rolled back a batch left open by a killed worker");
+	for (i = 0; i < e->ninputs; i++)
+		ns_ring_cons_init(&wk->cons[i], ns_engine_ring(e, i, w));
+	wk_set_gen(wk, ns_gen_worker_current(&e->seg, w));
+}
+
+void
+ns_worker_main(struct ns_engine *e, unsigned w, unsigned slot)
+{
+	struct worker wk;
+	unsigned i, spins = 0;
+	int busy;
+
+	signal(SIGTERM, wk_on_signal);
+	signal(SIGINT, SIG_IGN);
+	wk_init(&wk, e, w, slot);
+	ns_slot_activate(&e->seg, slot);
+	while (!wk_stop) {
+		for (busy = 0, i = 0; i < e->ninputs; i++)
+			busy |= wk_ring(&wk, i);
+		if (busy) {
+			spins = 0;
+			continue;
+		}
+		if (wk_finished(&wk))
+			exit(0);
+		if ((spins & 1023) == 1023 && getppid() == 1)
+			fatalx("supervisor gone");
+		wk_idle(&spins);
+	}
+	exit(0);
+}

@@ -1,0 +1,17 @@
+/*
+ * worker.h -- the worker role: the single writer of shard `worker` of
+ * every task, fed by one ring per input.
+ */
+#ifndef NS_WORKER_H
+#define NS_WORKER_H
+
+#include "engine.h"
+
+/*
+ * Roll back a batch a killed predecessor left open, go ACTIVE in `slot`,
+ * then apply records until every input is done and drained; exit 0.
+ */
+void	 ns_worker_main(struct ns_engine *, unsigned worker, unsigned slot)
+	    __attribute__((noreturn));
+
+#endif /* NS_WORKER_H */
