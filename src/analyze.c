@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "capture.h"
 #include "exporter.h"
+#include "file.h"
 #include "log.h"
 #include "output.h"
 #include "reader.h"
@@ -44,6 +45,32 @@ sink_flow(void *arg, const struct ns_task *t, const struct ns_flow *f)
 		ns_output_flow_csv(s->flows, t, s->period_start, f);
 }
 
+/* The configured file writers get every period's final snapshot. */
+static int
+sink_writers(const struct ns_engine *e, uint64_t g, uint64_t period_start)
+{
+	const struct ns_config_exact *ex = &e->cfg->aggregator.exact;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < ex->nwriters; i++) {
+		const struct ns_config_writer *w = &ex->writers[i];
+
+		if (!w->enabled || !ns_analyze_writer_supported(w))
+			continue;
+		if ((rc = ns_file_write_exact(w, e, g, period_start, 1)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+ns_analyze_writer_supported(const struct ns_config_writer *w)
+{
+	return w->type == NS_CONFIG_WRITER_TEXT ||
+	    w->type == NS_CONFIG_WRITER_JSONL || w->type == NS_CONFIG_WRITER_CSV;
+}
+
 static int
 sink_period(void *arg, const struct ns_engine *e, uint64_t g,
     uint64_t period_start)
@@ -52,6 +79,8 @@ sink_period(void *arg, const struct ns_engine *e, uint64_t g,
 	unsigned t;
 	int rc;
 
+	if ((rc = sink_writers(e, g, period_start)) != 0)
+		return rc;
 	if (s->o->flows == NS_FLOWS_NONE)
 		return 0;
 	s->period_start = period_start;
@@ -152,6 +181,19 @@ role_export(struct ns_engine *e, const struct ns_child *c)
 	ns_exporter_main(e, c->arg);
 }
 
+static void
+warn_writers(const struct ns_config *cfg)
+{
+	const struct ns_config_exact *ex = &cfg->aggregator.exact;
+	unsigned i;
+
+	for (i = 0; i < ex->nwriters; i++)
+		if (ex->writers[i].enabled &&
+		    !ns_analyze_writer_supported(&ex->writers[i]))
+			log_info("%s writer: not used by analyze (files only)",
+			    ns_config_writer_type_name(ex->writers[i].type));
+}
+
 /* Every file must open before anything runs. */
 static int
 check_files(const struct ns_analyze_opts *o)
@@ -205,6 +247,7 @@ ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
 
 	if ((rc = check_files(o)) != 0)
 		return rc;
+	warn_writers(cfg);
 	if ((rc = ns_engine_init(&e, cfg, 1, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
 		return rc;

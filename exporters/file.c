@@ -1,0 +1,199 @@
+/*
+ * file.c -- snapshots as files.
+ *
+ * <root_path>/<timestamp>/<task>/flows.{txt,jsonl,csv} and summary.json,
+ * where <timestamp> is the period start (20260101T000000Z, sortable and
+ * free of ':' for every filesystem).  The jsonl lines are those of
+ * `netspectra analyze --flows jsonl`.  A file is complete or absent: it is
+ * written as .NAME.tmp, flushed, and renamed.
+ */
+#include "file.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "output.h"
+#include "snapshot.h"
+
+struct file_ctx {
+	const struct ns_config_writer *cw;
+	FILE *fp;
+	uint64_t period_start;
+	uint64_t flows, packets, bytes;
+};
+
+/* dir/name into buf; -ENAMETOOLONG rather than a cut path. */
+static int
+path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int
+mkdirs(char *path)
+{
+	char *p;
+
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			*p = '/';
+			return -errno;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static const char *
+dir_stamp(uint64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	strftime(buf, len, "%Y%m%dT%H%M%SZ", &tm);
+	return buf;
+}
+
+static const char *
+flows_ext(enum ns_config_writer_type t)
+{
+	return t == NS_CONFIG_WRITER_CSV ? "csv" :
+	    t == NS_CONFIG_WRITER_TEXT ? "txt" : "jsonl";
+}
+
+/* One flow as a line of text: key=value pairs, as people read them. */
+static void
+flow_text(FILE *fp, const struct ns_task *t, const struct ns_flow *f)
+{
+	char a[NS_TIME_STRLEN], b[NS_TIME_STRLEN], fl[16];
+
+	ns_task_key_csv(t, f->key, fp);
+	fprintf(fp, "  packets=%" PRIu64 " bytes=%" PRIu64 " first=%s last=%s"
+	    " flags=%s\n", f->packets, f->bytes,
+	    ns_time_format(f->first_ns, a, sizeof(a)),
+	    ns_time_format(f->last_ns, b, sizeof(b)),
+	    ns_tcpflags_format(f->tcp_flags, fl, sizeof(fl)));
+}
+
+static void
+file_flow(void *arg, const struct ns_task *t, const struct ns_flow *f)
+{
+	struct file_ctx *c = arg;
+
+	c->flows++;
+	c->packets += f->packets;
+	c->bytes += f->bytes;
+	if (c->cw->type == NS_CONFIG_WRITER_CSV)
+		ns_output_flow_csv(c->fp, t, c->period_start, f);
+	else if (c->cw->type == NS_CONFIG_WRITER_TEXT)
+		flow_text(c->fp, t, f);
+	else
+		ns_output_flow_jsonl(c->fp, t, c->period_start, f);
+}
+
+/* Finish a temporary file and give it its name. */
+static int
+commit_file(FILE *fp, const char *tmp, const char *final)
+{
+	int rc = 0;
+
+	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
+		rc = -errno;
+	if (fclose(fp) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, final) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+static int
+write_flows(struct file_ctx *c, const struct ns_engine *e, uint64_t g,
+    unsigned t, const char *dir)
+{
+	char tmp[4096], final[4096], name[32];
+	int rc;
+
+	snprintf(name, sizeof(name), "flows.%s", flows_ext(c->cw->type));
+	if ((rc = path_join(final, sizeof(final), dir, name)) != 0)
+		return rc;
+	snprintf(name, sizeof(name), ".flows.%s.tmp", flows_ext(c->cw->type));
+	if ((rc = path_join(tmp, sizeof(tmp), dir, name)) != 0)
+		return rc;
+	if ((c->fp = fopen(tmp, "w")) == NULL)
+		return -errno;
+	if (c->cw->type == NS_CONFIG_WRITER_CSV)
+		ns_output_flow_csv_header(c->fp, &e->tasks[t]);
+	if ((rc = ns_snapshot_task(e, g, t, file_flow, c)) != 0) {
+		fclose(c->fp);
+		unlink(tmp);
+		return rc;
+	}
+	return commit_file(c->fp, tmp, final);
+}
+
+static int
+write_summary(const struct file_ctx *c, const char *task, const char *dir,
+    int final)
+{
+	char tmp[4096], path[4096], ts[NS_TIME_STRLEN];
+	FILE *fp;
+	int rc;
+
+	if ((rc = path_join(tmp, sizeof(tmp), dir, ".summary.json.tmp")) != 0 ||
+	    (rc = path_join(path, sizeof(path), dir, "summary.json")) != 0)
+		return rc;
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -errno;
+	fprintf(fp, "{\"task\":\"%s\",\"flows\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"packets\":%" PRIu64 ",\"timestamp\":\"%s\",\"final\":%s}\n",
+	    task, c->flows, c->bytes, c->packets,
+	    ns_time_format(c->period_start, ts, sizeof(ts)),
+	    final ? "true" : "false");
+	return commit_file(fp, tmp, path);
+}
+
+int
+ns_file_write_exact(const struct ns_config_writer *cw,
+    const struct ns_engine *e, uint64_t g, uint64_t period_start, int final)
+{
+	char dir[4096], stamp[32];
+	struct file_ctx c;
+	unsigned t;
+	int n, rc;
+
+	for (t = 0; t < e->ntasks; t++) {
+		memset(&c, 0, sizeof(c));
+		c.cw = cw;
+		c.period_start = period_start;
+		n = snprintf(dir, sizeof(dir), "%s/%s/%s", cw->root_path,
+		    dir_stamp(period_start, stamp, sizeof(stamp)),
+		    e->tasks[t].name);
+		rc = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG : 0;
+		if (rc != 0 || (rc = mkdirs(dir)) != 0 ||
+		    (rc = write_flows(&c, e, g, t, dir)) != 0 ||
+		    (rc = write_summary(&c, e->tasks[t].name, dir, final)) != 0) {
+			log_warnx("%s writer: %s: %s",
+			    ns_config_writer_type_name(cw->type), dir,
+			    strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
