@@ -20,6 +20,26 @@
 #define PCAP_FILE_HDR	24
 #define PCAP_REC_HDR	16
 #define PCAP_MAX_CAPLEN	262144u	/* libpcap's bound for any link type */
+#define POPULATE_AHEAD	(32u << 20)
+
+/*
+ * Fill the page tables of the next window in one call: a page fault per
+ * 64 KiB of trace costs more than parsing what it maps.  Best effort --
+ * older kernels lack MADV_POPULATE_READ and fault pages in as usual.
+ */
+static void
+reader_populate(struct ns_reader *r)
+{
+	uint64_t end = r->populated + POPULATE_AHEAD;
+
+	if (end > (uint64_t)r->size)
+		end = (uint64_t)r->size;
+#ifdef MADV_POPULATE_READ
+	(void)madvise((void *)(r->map + r->populated),
+	    (size_t)(end - r->populated), MADV_POPULATE_READ);
+#endif
+	r->populated = end;
+}
 
 static uint32_t
 get32(const struct ns_reader *r, const uint8_t *p)
@@ -109,6 +129,9 @@ reader_next_mapped(struct ns_reader *r, struct pcap_pkthdr **h,
 
 	if (left == 0)
 		return 0;
+	if (r->off + PCAP_MAX_CAPLEN >= r->populated &&
+	    r->populated < (uint64_t)r->size)
+		reader_populate(r);
 	why = "truncated record header";
 	if (left < PCAP_REC_HDR)
 		goto bad;

@@ -26,6 +26,7 @@ struct ns_reader {
 	/* Classic pcap files are read in place, from a mapping. */
 	const uint8_t	*map;
 	uint64_t	 off;		/* next record header */
+	uint64_t	 populated;	/* page tables filled up to here */
 	int		 swapped;	/* written with the other byte order */
 	struct pcap_pkthdr hdr;
 };
