@@ -156,6 +156,17 @@ sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 	c->restarts++;
 }
 
+/* NS_CPU_REPORT set: each process's CPU time, for the benchmarks. */
+static void
+sup_cpu_report(const struct ns_child *c, const struct rusage *ru)
+{
+	if (getenv("NS_CPU_REPORT") == NULL)
+		return;
+	fprintf(stderr, "cpu %s: user %.3f s, sys %.3f s\n", c->name,
+	    (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6,
+	    (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6);
+}
+
 static void
 sup_reap(struct ns_supervisor *s)
 {
@@ -167,10 +178,7 @@ sup_reap(struct ns_supervisor *s)
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
 		if ((c = sup_find(s, pid)) != NULL) {
-			if (getenv("NS_CPU_REPORT") != NULL)
-				fprintf(stderr, "cpu %s: user %.3f s, sys %.3f s\n", c->name,
-				    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-				    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+			sup_cpu_report(c, &ru);
 			sup_reaped(s, c, status);
 		}
 }
