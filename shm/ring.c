@@ -96,7 +96,14 @@ ns_ring_prod_init(struct ns_ring_prod *p, struct ns_ring *r)
 	p->head = ns_load_relaxed(&r->head);
 	/* Acquire, pairs with the consumer's release of the commit word. */
 	p->tail = NS_RING_TAIL(ns_load_acquire(&r->commit));
-	p->resume_idx = r->resume[1].head == p->head ? 1 : 0;
+	/*
+	 * Both entries name head after a publication of no records (a
+	 * position-only update); positions only grow, so the larger wins.
+	 */
+	if (r->resume[0].head == p->head && r->resume[1].head == p->head)
+		p->resume_idx = r->resume[1].pos > r->resume[0].pos ? 1 : 0;
+	else
+		p->resume_idx = r->resume[1].head == p->head ? 1 : 0;
 }
 
 int
@@ -176,7 +183,8 @@ ns_ring_publish(struct ns_ring_prod *p, unsigned n)
 
 /*
  * Publish n records together with the input position after them, so that
- * a restarted producer resumes exactly there.  The entry not naming the
+ * a restarted producer resumes exactly there.  n may be 0: the ring then
+ * just learns that the input moved on without records for it.  The entry not naming the
  * current head is overwritten, so a crash before the head store leaves the
  * current one intact.
  */

@@ -31,6 +31,7 @@
 #include "ring.h"
 
 #define CAP_CHUNK	64	/* records reserved and published at a time */
+#define CAP_CKPT_EVERY	(1u << 18)	/* frames between checkpoints */
 
 struct cap_ring {
 	struct ns_ring_prod	 prod;
@@ -48,7 +49,9 @@ struct capture {
 	uint64_t		 gen;		/* generation of the current period */
 	uint64_t		 period;	/* its start, ns */
 	int			 started;	/* a frame has been seen */
+	int			 failed;	/* a file was cut */
 	uint64_t		 replay_end;	/* every ring holds positions below */
+	struct ns_input_ckpt	 resume;	/* where this process started */
 	/* progress */
 	int			 progress;
 	double			 t0, shown;
@@ -72,10 +75,14 @@ mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Tell the ring what it holds.  A ring ahead of us (a replay after a
+ * restart) keeps its position: positions never go back.
+ */
 static void
 cap_publish(struct capture *c, struct cap_ring *r)
 {
-	if (r->pending == 0)
+	if (r->pending == 0 && r->pos >= c->cur)
 		return;
 	ns_ring_publish_pos(&r->prod, r->pending, c->cur);
 	r->pos = c->cur;
@@ -164,6 +171,34 @@ cap_boundary(struct capture *c, uint64_t f, uint64_t start)
 	c->cur = 2 * f + 1;
 }
 
+/*
+ * Before frame f (the next record at offset in file fi): bring every ring
+ * to position 2f, then record the point -- in the entry not in force,
+ * switched to by one store, so a kill leaves one valid checkpoint.
+ */
+static void
+cap_checkpoint(struct capture *c, uint64_t f, uint64_t fi, uint64_t ff,
+    uint64_t offset)
+{
+	struct ns_input_state *st = ns_engine_input(c->e, c->input);
+	uint64_t idx = st->ckpt_idx ^ 1;
+	struct ns_input_ckpt *k = &st->ckpt[idx];
+
+	cap_publish_all(c);
+	k->frame = f;
+	k->file = fi;
+	k->file_frame = ff;
+	k->offset = offset;
+	k->gen = c->gen;
+	k->period = c->period;
+	k->started = (uint64_t)c->started;
+	k->failed = (uint64_t)c->failed;
+	/* Compiler barrier (crash order): the entry is whole before it is
+	 * named; the successor reads it after our death (waitpid, fork). */
+	ns_compiler_barrier();
+	ns_store_relaxed(&st->ckpt_idx, idx);
+}
+
 static uint64_t
 period_of(const struct capture *c, uint64_t ts)
 {
@@ -233,17 +268,37 @@ cap_progress(struct capture *c, const struct ns_reader *rd, uint64_t f)
 	    rd->path, f, el > 0 ? (double)f / el / 1e6 : 0.0, pct);
 }
 
-/* Read one file; 0 at its end, -errno if it could not be read to it. */
+/* Open file fi, at the checkpoint if this process resumes inside it. */
 static int
-cap_file(struct capture *c, const char *path, uint64_t *f)
+cap_open(struct capture *c, struct ns_reader *rd, const char *path,
+    uint64_t fi)
+{
+	int rc;
+
+	if ((rc = ns_reader_open(rd, path)) < 0)
+		return rc;
+	if (fi == c->resume.file && c->resume.offset != 0 &&
+	    (rc = ns_reader_seek(rd, c->resume.offset,
+	    c->resume.file_frame)) != 0) {
+		ns_reader_close(rd);
+		return rc;
+	}
+	return 0;
+}
+
+/* Read file fi; 0 at its end, -errno if it could not be read to it. */
+static int
+cap_file(struct capture *c, const char *path, uint64_t fi, uint64_t *f)
 {
 	struct ns_reader rd;
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int rc;
 
-	if ((rc = ns_reader_open(&rd, path)) < 0)
+	if ((rc = cap_open(c, &rd, path, fi)) < 0)
 		return rc;
+	if (rd.frame == 0)
+		cap_checkpoint(c, *f, fi, 0, 0);
 	while (!cap_stop && (rc = ns_reader_next(&rd, &h, &data)) == 1) {
 		/* Frames every ring holds: keep time, nothing else. */
 		if (2 * *f + 2 <= c->replay_end)
@@ -251,6 +306,9 @@ cap_file(struct capture *c, const char *path, uint64_t *f)
 		else
 			cap_frame(c, &rd, *f, h, data);
 		(*f)++;
+		if ((*f & (CAP_CKPT_EVERY - 1)) == 0 && rd.map != NULL)
+			cap_checkpoint(c, *f, fi, rd.frame,
+			    (uint64_t)ns_reader_offset(&rd));
 		if ((*f & 0xffff) == 0)
 			cap_progress(c, &rd, *f);
 	}
@@ -279,9 +337,17 @@ cap_init(struct capture *c, struct ns_engine *e, unsigned input)
 		if (w == 0 || r->pos < c->replay_end)
 			c->replay_end = r->pos;
 	}
+	c->resume = ns_engine_input(e, input)->ckpt[
+	    ns_engine_input(e, input)->ckpt_idx];
+	c->gen = c->resume.gen;
+	c->period = c->resume.period;
+	c->started = (int)c->resume.started;
+	c->failed = (int)c->resume.failed;
+	c->cur = 2 * c->resume.frame;
 	if (c->replay_end > 0)
-		log_info("input %u: resuming at position %" PRIu64, input,
-		    c->replay_end);
+		log_info("input %u: resuming at frame %" PRIu64 " of file %"
+		    PRIu64 " (rings hold up to position %" PRIu64 ")", input,
+		    c->resume.file_frame, c->resume.file + 1, c->replay_end);
 	c->t0 = c->shown = mono_now();
 }
 
@@ -291,18 +357,19 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
 {
 	struct ns_input_state *st = ns_engine_input(e, input);
 	struct capture c;
-	uint64_t f = 0;
-	int i, rc, failed = 0;
+	uint64_t f, i;
+	int rc;
 
 	signal(SIGTERM, cap_on_signal);
 	signal(SIGINT, SIG_IGN);
 	cap_init(&c, e, input);
 	c.progress = files->progress;
-	for (i = 0; i < files->npaths; i++) {
-		rc = cap_file(&c, files->paths[i], &f);
+	f = c.resume.frame;
+	for (i = c.resume.file; i < (uint64_t)files->npaths; i++) {
+		rc = cap_file(&c, files->paths[i], i, &f);
 		if (rc == -EINTR)
 			fatalx("stopped");
-		failed |= rc < 0;
+		c.failed |= rc < 0;
 	}
 	/* The end is a boundary too: it closes the last period. */
 	cap_boundary(&c, f, NS_ENGINE_END);
@@ -310,7 +377,7 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
 	ns_store_relaxed(&st->frames, f);
 	/* Release, pairs with the acquire of done in the worker's drain
 	 * check: every record is published before the input reads done. */
-	ns_store_release(&st->done, failed ? NS_INPUT_DONE | NS_INPUT_FAILED :
+	ns_store_release(&st->done, c.failed ? NS_INPUT_DONE | NS_INPUT_FAILED :
 	    NS_INPUT_DONE);
 	exit(0);
 }

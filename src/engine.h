@@ -24,11 +24,27 @@
 #define NS_INPUT_DONE	0x1	/* its last record is published */
 #define NS_INPUT_FAILED	0x2	/* a file could not be read to its end */
 
+/*
+ * Where a restarted capture may resume reading: every ring holds every
+ * position below 2 * frame when a checkpoint is written.
+ */
+struct ns_input_ckpt {
+	uint64_t	frame;		/* frames before it, over all files */
+	uint64_t	file;		/* index of the file it is in */
+	uint64_t	file_frame;	/* frames before it in that file */
+	uint64_t	offset;		/* of the next record; 0: file start */
+	uint64_t	gen;		/* the capture's period state */
+	uint64_t	period;
+	uint64_t	started;
+	uint64_t	failed;		/* an earlier file was cut */
+};
+
 struct ns_input_state {
 	uint64_t	done;		/* NS_INPUT_* */
 	uint64_t	frames;		/* frames read (progress, not exact) */
-	uint64_t	restarts;	/* capture process restarts */
+	uint64_t	ckpt_idx;	/* ckpt[] entry in force */
 	uint64_t	spare[5];
+	struct ns_input_ckpt ckpt[2];
 } __attribute__((aligned(64)));
 
 /* Per task lifetime totals in a worker's statistics; never reset. */

@@ -196,6 +196,18 @@ ns_reader_offset(const struct ns_reader *r)
 	return fp != NULL ? ftello(fp) : -1;
 }
 
+int
+ns_reader_seek(struct ns_reader *r, uint64_t offset, uint64_t frame)
+{
+	if (r->map == NULL || offset < PCAP_FILE_HDR ||
+	    offset > (uint64_t)r->size)
+		return -ENOTSUP;
+	r->off = offset;
+	r->populated = offset;
+	r->frame = frame;
+	return 0;
+}
+
 void
 ns_reader_close(struct ns_reader *r)
 {

@@ -39,6 +39,8 @@ int	 ns_reader_next(struct ns_reader *, struct pcap_pkthdr **,
 uint64_t ns_reader_ts(const struct ns_reader *, const struct pcap_pkthdr *);
 /* Bytes of the file consumed so far, -1 if unknown (pcapng via stdio). */
 off_t	 ns_reader_offset(const struct ns_reader *);
+/* Continue at a record offset seen before (mapped files): 0 or -ENOTSUP. */
+int	 ns_reader_seek(struct ns_reader *, uint64_t offset, uint64_t frame);
 void	 ns_reader_close(struct ns_reader *);
 
 #endif /* NS_READER_H */

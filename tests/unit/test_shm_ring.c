@@ -159,6 +159,29 @@ Test(ring, resume_position_survives_producer_restart)
 	cr_assert_eq(pos, 3000);
 }
 
+Test(ring, resume_position_without_records)
+{
+	struct ns_ring_prod p, q;
+	struct ns_record *rec;
+	uint64_t pos;
+
+	mkseg(16);
+	ns_ring_prod_init(&p, ns_ring_get(&seg, 0));
+	cr_assert_eq(ns_ring_reserve(&p, 2, &rec), 2);
+	ns_ring_publish_pos(&p, 2, 10);
+	/* Position-only updates: both entries end up naming head 2. */
+	ns_ring_publish_pos(&p, 0, 20);
+	ns_ring_publish_pos(&p, 0, 30);
+	ns_ring_prod_init(&q, ns_ring_get(&seg, 0));
+	cr_assert_eq(ns_ring_prod_resume_pos(&q, &pos), 0);
+	cr_assert_eq(pos, 30, "resumed at %lu, not at the newest 30",
+	    (unsigned long)pos);
+	ns_ring_publish_pos(&q, 0, 40);
+	ns_ring_prod_init(&p, ns_ring_get(&seg, 0));
+	cr_assert_eq(ns_ring_prod_resume_pos(&p, &pos), 0);
+	cr_assert_eq(pos, 40);
+}
+
 #define WRAP_N		2000000ULL
 #define WRAP_CAP	64
 
