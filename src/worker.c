@@ -37,6 +37,8 @@
 #include "slot.h"
 #include "table.h"
 
+#define WK_PREFETCH	8	/* records between prefetch and use */
+
 struct worker {
 	struct ns_engine	*e;
 	unsigned		 w;
@@ -108,7 +110,7 @@ wk_acc_flush(struct worker *wk)
 
 /* ---- applying records ------------------------------------------------- */
 
-/* Keys and hashes of records [0, n), prefetching their table entries. */
+/* Keys and hashes of records [0, n). */
 static void
 wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 {
@@ -117,14 +119,27 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 	for (i = 0; i < n && recs[i].kind != NS_REC_PERIOD; i++) {
 		if (recs[i].kind != NS_REC_PACKET)
 			continue;
-		for (t = 0; t < nt; t++) {
-			uint64_t h = ns_task_key(&wk->e->tasks[t], &recs[i],
+		for (t = 0; t < nt; t++)
+			wk->hashes[(size_t)i * nt + t] = ns_task_key(
+			    &wk->e->tasks[t], &recs[i],
 			    wk->keys + ((size_t)i * nt + t) * NS_TABLE_KEY_MAX);
-
-			wk->hashes[(size_t)i * nt + t] = h;
-			ns_table_prefetch(wk->shard[t], h);
-		}
 	}
+}
+
+/*
+ * Start loading the entries of record i, a few records ahead of the one
+ * being applied: far enough to hide a miss, near enough not to queue more
+ * misses than the core has fill buffers for.
+ */
+static void
+wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
+{
+	unsigned t, nt = wk->e->ntasks;
+
+	if (recs[i].kind != NS_REC_PACKET)
+		return;
+	for (t = 0; t < nt; t++)
+		ns_table_prefetch(wk->shard[t], wk->hashes[(size_t)i * nt + t]);
 }
 
 static void
@@ -176,14 +191,20 @@ static void
 wk_batch(struct worker *wk, struct ns_ring_cons *c,
     const struct ns_record *recs, unsigned n)
 {
-	unsigned i;
+	unsigned i, m;
 
-	wk_prepare(wk, recs, n);
+	for (m = 0; m < n && recs[m].kind != NS_REC_PERIOD; m++)
+		;
+	wk_prepare(wk, recs, m);
+	for (i = 0; i < WK_PREFETCH && i < m; i++)
+		wk_prefetch(wk, recs, i);
 	ns_journal_begin(&wk->jc, ns_ring_commit_word(c->r));
 	NS_INJECT("worker.after_begin");
-	for (i = 0; i < n && recs[i].kind != NS_REC_PERIOD; i++) {
+	for (i = 0; i < m; i++) {
+		if (i + WK_PREFETCH < m)
+			wk_prefetch(wk, recs, i + WK_PREFETCH);
 		wk_apply(wk, &recs[i], i);
-		if (i == n / 2)
+		if (i == m / 2)
 			NS_INJECT("worker.mid_batch");
 	}
 	wk_acc_flush(wk);
