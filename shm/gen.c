@@ -252,9 +252,13 @@ ns_gen_clear(struct ns_seg *seg, uint64_t g)
 
 	if (ns_load_relaxed(&gi->state) != NS_GEN_CLOSED)
 		return -EBUSY;
+	/* A private segment is not preallocated: its pages may go back. */
 	for (t = 0; t < d->ntasks; t++)
 		for (w = 0; w < d->nworkers; w++)
-			ns_table_clear(ns_gen_shard(seg, g, t, w));
+			if (seg->flags & NS_SEG_F_PRIVATE)
+				ns_table_release(ns_gen_shard(seg, g, t, w));
+			else
+				ns_table_clear(ns_gen_shard(seg, g, t, w));
 	/*
 	 * Release, pairs with the acquire of the standby's state in
 	 * ns_gen_advance(): the cleared shards are visible before the

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "atomic.h"
 
@@ -218,6 +220,32 @@ ns_table_clear(struct ns_table *t)
 		memset(t + 1, 0, t->capacity * t->entry_size);
 	ns_store_relaxed(&t->full_drops, 0);
 	/* Release, for form: the next user starts after a grace period. */
+	ns_store_release(&t->count, 0);
+}
+
+/*
+ * Empty the shard and give its pages back (a private, memfd-backed
+ * segment): the standby generation then costs no memory until it is
+ * written again.  MADV_REMOVE punches the hole, so the pages read as zero
+ * afterwards -- the same state as ns_table_clear() leaves.
+ */
+void
+ns_table_release(struct ns_table *t)
+{
+	char *start = (char *)(t + 1), *end = start + t->capacity * t->entry_size;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	char *a = (char *)(((uintptr_t)start + pg - 1) & ~(pg - 1));
+	char *b = (char *)((uintptr_t)end & ~(pg - 1));
+
+	if (ns_load_relaxed(&t->count) == 0 || b <= a ||
+	    madvise(a, (size_t)(b - a), MADV_REMOVE) != 0) {
+		ns_table_clear(t);
+		return;
+	}
+	memset(start, 0, (size_t)(a - start));
+	memset(b, 0, (size_t)(end - b));
+	ns_store_relaxed(&t->full_drops, 0);
+	/* Release, for form, as in ns_table_clear(). */
 	ns_store_release(&t->count, 0);
 }
 

@@ -81,6 +81,7 @@ int		 ns_table_add(struct ns_table *, struct ns_jctx *jc,
 		    uint64_t hash, const void *key, uint64_t ts_ns,
 		    uint64_t bytes, uint8_t tcp_flags);
 void		 ns_table_clear(struct ns_table *);
+void		 ns_table_release(struct ns_table *);
 void		 ns_table_prefetch(const struct ns_table *, uint64_t hash);
 
 /* Readers. */
