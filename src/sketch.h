@@ -1,0 +1,221 @@
+/*
+ * sketch.h -- sketch tasks (DESIGN §4, issue 4): heavy hitters by packets
+ * and by bytes (skt_type 0) and super-spreaders (skt_type 1), each kept in
+ * one fixed-size shared-memory region per (worker shard, generation).
+ *
+ * Heavy hitters (ns_hh_): a set-associative table of candidate keys with
+ * exact counts since admission, in front of a Count-Min sketch with
+ * conservative update that holds everything else.  Super-spreaders
+ * (ns_spread_): a SpreadSketch whose buckets keep a HyperLogLog of the
+ * (key, element) pairs and the key of highest HLL level.  The choice, the
+ * memory formulas and the measured accuracy are in doc/sketch-notes.md.
+ *
+ * A region holds no pointers, only offsets from its own start, and is
+ * laid out once from the parameters: ns_*_shm_size() is the task's memory,
+ * ns_*_shm_init() writes only the header into zero-filled memory.  The
+ * region's worker is its only writer; every store goes through the undo
+ * journal (jc NULL: plain relaxed stores, for private runs and tests), at
+ * most NS_*_CELLS_PER_UPDATE cells per update.  Readers in other
+ * processes query concurrently (every 64-bit cell is read torn-free, key
+ * bytes under a seqlock-like check of the slot's state word), or read a
+ * closed generation with no writer.  Queries merge any number of regions
+ * made with equal parameters: one per worker.
+ *
+ * Updates are deterministic functions of the seed, the region and the
+ * input: no rand(), no clock.
+ */
+#ifndef NS_SKETCH_H
+#define NS_SKETCH_H
+
+#include <stdint.h>
+
+struct ns_jctx;
+
+#define NS_SKETCH_KEY_MAX	72	/* == NS_TABLE_KEY_MAX */
+#define NS_SKETCH_DEPTH_MAX	8	/* rows of a Count-Min / SpreadSketch */
+#define NS_SKETCH_WIDTH_MAX	(1u << 26)
+#define NS_HH_WAYS		4	/* candidate slots per bucket (one line) */
+#define NS_HH_TOPK_MAX		(1u << 24)
+#define NS_SPREAD_M_MIN		16	/* HLL registers per bucket */
+#define NS_SPREAD_M_MAX		1024
+#define NS_SPREAD_REGS_PER_CELL	12	/* 5-bit registers in a 64-bit cell */
+
+#define NS_SKETCH_KEY_WORDS(ks)	(((ks) + 7u) / 8u)
+
+/*
+ * Journaled cells one update stores, at most; the journal is sized from
+ * it times the batch size (ns_journal_batch_limit).
+ *   heavy hitters: a hit stores 2; a miss stores at most 2 per row
+ *     (conservative update of packets and bytes); an admission stores the
+ *     evicted key's counts back into the rows (2 per row), the slot's
+ *     state twice, its 4 counters and its key words.
+ *   spread: per row one register cell, and, when the key takes the
+ *     bucket over, the owner word twice and the key words.
+ * 5-tuple key (38 bytes), depth 4: 19 (hh); SrcIP key (17 bytes), depth
+ * 3: 18 (spread).
+ */
+#define NS_HH_CELLS_PER_UPDATE(depth, ks) \
+	(2u * (depth) + 6u + NS_SKETCH_KEY_WORDS(ks))
+#define NS_SPREAD_CELLS_PER_UPDATE(depth, ks) \
+	((depth) * (3u + NS_SKETCH_KEY_WORDS(ks)))
+
+/* Set when every key lives in one region (its key holds the 5-tuple). */
+#define NS_SKETCH_F_PARTITIONED	0x1u
+
+/*
+ * A task's sketch parameters, per region.  Go2NetSpectra's size, base and
+ * b (the sampling of its SuperSpread) have no meaning here and are not
+ * carried; its m is the HLL register count per spread bucket.
+ */
+struct ns_sketch_params {
+	uint32_t	width;		/* buckets per row */
+	uint32_t	depth;		/* rows, 1..NS_SKETCH_DEPTH_MAX */
+	uint32_t	top_k;		/* hh: candidate slots (rounded up to
+					 * NS_HH_WAYS) */
+	uint32_t	m;		/* spread: HLL registers per bucket */
+	uint32_t	key_size;	/* flow key bytes, 1..NS_SKETCH_KEY_MAX */
+	uint32_t	flags;		/* NS_SKETCH_F_* */
+	uint64_t	seed;
+};
+
+/*
+ * The widest sketch (p->width) whose region fits budget bytes, other
+ * parameters as given: how a task's memory, split over its workers, turns
+ * into a width.  Returns the width, 0 if not even width 1 fits.
+ */
+uint32_t	 ns_sketch_fit_width(struct ns_sketch_params *p, uint64_t budget,
+		    int spread);
+
+/* Query flags (ns_hh_query's by_bytes: 0 and 1 keep their meaning). */
+#define NS_HH_BY_BYTES		0x1
+
+/* Called once per reported key, largest value first, then by key bytes. */
+typedef void	(*ns_sketch_fn)(void *arg, const uint8_t *key, uint64_t value,
+		    uint64_t err_bound);
+
+/* ---- heavy hitters (skt_type 0) */
+
+/* Region bytes (a multiple of 64), or 0 if the parameters are invalid. */
+uint64_t	 ns_hh_shm_size(const struct ns_sketch_params *);
+/* 0 or -EINVAL; mem is zero-filled and ns_hh_shm_size() bytes. */
+int		 ns_hh_shm_init(void *mem, const struct ns_sketch_params *);
+unsigned	 ns_hh_cells_per_update(const struct ns_sketch_params *);
+/* No writer, no reader (after a grace period): back to the empty state. */
+void		 ns_hh_clear(void *mem);
+
+void		 ns_hh_prefetch(const void *mem, uint64_t key_hash);
+void		 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
+		    uint64_t key_hash, uint64_t bytes);
+
+/*
+ * Keys whose merged packets (bytes with NS_HH_BY_BYTES) are at least
+ * threshold; err_bound is the most the value may exceed the truth by.
+ * Returns the number reported, -EINVAL if the regions differ in
+ * parameters, -ENOMEM.
+ */
+int		 ns_hh_query(const void *const *regions, unsigned nregions,
+		    int by_bytes, uint64_t threshold, ns_sketch_fn fn,
+		    void *arg);
+/* Merged estimate of one key: 0, or -EINVAL. */
+int		 ns_hh_estimate(const void *const *regions, unsigned nregions,
+		    const uint8_t *key, uint64_t key_hash, uint64_t *packets,
+		    uint64_t *bytes, uint64_t *pkt_err, uint64_t *byte_err);
+
+/* ---- super-spreaders (skt_type 1) */
+
+uint64_t	 ns_spread_shm_size(const struct ns_sketch_params *);
+int		 ns_spread_shm_init(void *mem, const struct ns_sketch_params *);
+unsigned	 ns_spread_cells_per_update(const struct ns_sketch_params *);
+void		 ns_spread_clear(void *mem);
+
+void		 ns_spread_prefetch(const void *mem, uint64_t key_hash);
+void		 ns_spread_update(void *mem, struct ns_jctx *jc,
+		    const uint8_t *key, uint64_t key_hash, uint64_t elem_hash);
+
+/*
+ * Keys with an estimated number of distinct elements of at least
+ * threshold; err_bound is two standard errors of the estimate
+ * (probabilistic, see doc/sketch-notes.md).  Returns as ns_hh_query().
+ */
+int		 ns_spread_query(const void *const *regions, unsigned nregions,
+		    uint64_t threshold, ns_sketch_fn fn, void *arg);
+/* Merged estimate of one key's distinct elements: 0, or -EINVAL. */
+int		 ns_spread_estimate(const void *const *regions,
+		    unsigned nregions, const uint8_t *key, uint64_t key_hash,
+		    double *distinct);
+
+/* ---- shared by sketch*.c: not for callers */
+
+/* Region header, first in every region; read-only after init. */
+struct ns_sketch_hdr {
+	uint64_t	magic;		/* NS_SKETCH_MAGIC_HH / _SPREAD */
+	uint64_t	size;		/* region bytes */
+	uint32_t	key_size;
+	uint32_t	key_words;
+	uint32_t	width;
+	uint32_t	depth;
+	uint32_t	nbuckets;	/* hh: candidate buckets */
+	uint32_t	m;		/* spread: registers per bucket */
+	uint32_t	reg_cells;	/* spread: cells of registers */
+	uint32_t	flags;		/* NS_SKETCH_F_* */
+	uint64_t	seed;
+	uint64_t	bucket_seed;	/* hh candidates; spread pair hash */
+	uint64_t	row_seed[NS_SKETCH_DEPTH_MAX];
+	uint64_t	off_lines;	/* hh: candidate lines */
+	uint64_t	off_bodies;	/* hh: candidate bodies */
+	uint64_t	off_rows;	/* Count-Min cells / spread buckets */
+	uint64_t	stride;		/* hh body / spread bucket bytes */
+	uint64_t	spare[2];
+} __attribute__((aligned(64)));
+
+#define NS_SKETCH_MAGIC_HH	0x4e53534b48483031ULL	/* "NSSKHH01" */
+#define NS_SKETCH_MAGIC_SPREAD	0x4e53534b53503031ULL	/* "NSSKSP01" */
+
+/* A distinct key met while collecting candidates (process memory). */
+struct ns_sketch_cand {
+	uint64_t	hash;		/* the sketch's canonical key hash */
+	uint64_t	value;
+	uint64_t	err;
+	uint8_t		key[NS_SKETCH_KEY_MAX];
+};
+
+struct ns_sketch_set {
+	struct ns_sketch_cand *c;	/* insertion order */
+	uint32_t	*slot;		/* open addressing: index + 1, 0 empty */
+	uint64_t	 n, cap, mask;
+	uint32_t	 key_size;
+};
+
+int	 ns_sketch_check(const struct ns_sketch_params *, int spread);
+void	 ns_sketch_hdr_init(struct ns_sketch_hdr *,
+	    const struct ns_sketch_params *, uint64_t magic);
+int	 ns_sketch_compat(const void *const *regions, unsigned nregions,
+	    uint64_t magic);
+int	 ns_sketch_set_init(struct ns_sketch_set *, uint64_t max,
+	    uint32_t key_size);
+void	 ns_sketch_set_add(struct ns_sketch_set *, uint64_t hash,
+	    const uint8_t *key);
+void	 ns_sketch_set_free(struct ns_sketch_set *);
+int	 ns_sketch_report(struct ns_sketch_cand *, uint64_t n,
+	    uint32_t key_size, ns_sketch_fn fn, void *arg);
+
+/* splitmix64's finalizer: a bijective 64-bit mix. */
+static inline uint64_t
+ns_sketch_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Multiply-shift onto [0, n): no modulo, no power-of-two constraint. */
+static inline uint64_t
+ns_sketch_range(uint64_t x, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)x * n) >> 64);
+}
+
+#endif /* NS_SKETCH_H */

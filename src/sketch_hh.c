@@ -1,0 +1,484 @@
+/*
+ * sketch_hh.c -- heavy hitters by packets and by bytes (skt_type 0) in one
+ * shared-memory region per worker shard.
+ *
+ * Two parts.  The candidate table is set-associative: buckets of
+ * NS_HH_WAYS slots, the slots' state words and packet counts in one cache
+ * line, each slot's body (prior estimates, bytes, key) apart.  A key in
+ * the table is counted exactly from its admission on.  Every other key is
+ * counted in a Count-Min sketch with conservative update (CM-CU) of
+ * {packets, bytes} cells.  A key missing the table is admitted when its
+ * bucket has a free slot or when its CM-CU estimate plus this packet
+ * exceeds the smallest slot of the bucket; the slot's key is then evicted
+ * and its counts since admission go back into the CM-CU, so no count is
+ * ever lost and every estimate stays an overestimate.  Because table keys
+ * bypass the CM-CU, the sketch holds only the light tail, whose noise on
+ * the admission estimate is small.
+ *
+ * A slot's value is prior + exact, where the prior is the CM-CU estimate at
+ * admission (an overestimate of what the key had before): the truth lies
+ * in [exact, prior + exact], so the prior is the error bound reported.
+ *
+ * Slot state word: 0 empty, else the key's canonical hash (key_hash | 1).
+ * Rewriting an occupied slot stores 0 first and the new hash last (a
+ * seqlock whose sequence is the hash), so a concurrent reader that copies
+ * the key between two equal loads of the state word has a whole key.
+ */
+#include "sketch.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "journal.h"
+
+struct hh_line {
+	uint64_t	state[NS_HH_WAYS];
+	uint64_t	pkts[NS_HH_WAYS];	/* prior + exact packets */
+};
+
+struct hh_body {
+	uint64_t	prior_pkts;		/* CM-CU estimate at admission */
+	uint64_t	bytes;			/* prior + exact bytes */
+	uint64_t	prior_bytes;
+	uint64_t	key[];			/* key_words, zero-padded */
+};
+
+struct hh_cell {
+	uint64_t	pkts;
+	uint64_t	bytes;
+};
+
+/* A reader's copy of a slot. */
+struct hh_slot {
+	uint64_t	state, pkts, prior_pkts, bytes, prior_bytes;
+	uint64_t	key[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)];
+};
+
+static_assert(sizeof(struct hh_line) == NS_CACHELINE, "one line per bucket");
+
+static uint64_t
+hh_body_size(uint32_t key_size)
+{
+	return sizeof(struct hh_body) + 8 * NS_SKETCH_KEY_WORDS(key_size);
+}
+
+/* Offsets of the parts; the region's size. */
+static uint64_t
+hh_layout(const struct ns_sketch_params *p, struct ns_sketch_hdr *h)
+{
+	uint64_t nb = (p->top_k + NS_HH_WAYS - 1) / NS_HH_WAYS;
+	uint64_t lines = sizeof(struct ns_sketch_hdr);
+	uint64_t bodies = lines + nb * sizeof(struct hh_line);
+	uint64_t rows = NS_ALIGN_UP(bodies + nb * NS_HH_WAYS *
+	    hh_body_size(p->key_size), NS_CACHELINE);
+	uint64_t end = rows + (uint64_t)p->depth * p->width *
+	    sizeof(struct hh_cell);
+
+	if (h != NULL) {
+		h->nbuckets = (uint32_t)nb;
+		h->off_lines = lines;
+		h->off_bodies = bodies;
+		h->off_rows = rows;
+		h->stride = hh_body_size(p->key_size);
+		h->size = NS_ALIGN_UP(end, NS_CACHELINE);
+	}
+	return NS_ALIGN_UP(end, NS_CACHELINE);
+}
+
+uint64_t
+ns_hh_shm_size(const struct ns_sketch_params *p)
+{
+	if (ns_sketch_check(p, 0) != 0)
+		return 0;
+	return hh_layout(p, NULL);
+}
+
+int
+ns_hh_shm_init(void *mem, const struct ns_sketch_params *p)
+{
+	struct ns_sketch_hdr *h = mem;
+
+	if (mem == NULL || ns_sketch_check(p, 0) != 0)
+		return -EINVAL;
+	ns_sketch_hdr_init(h, p, NS_SKETCH_MAGIC_HH);
+	hh_layout(p, h);
+	/* The rest is zero: empty slots, zero counters. */
+	return 0;
+}
+
+unsigned
+ns_hh_cells_per_update(const struct ns_sketch_params *p)
+{
+	return NS_HH_CELLS_PER_UPDATE(p->depth, p->key_size);
+}
+
+void
+ns_hh_clear(void *mem)
+{
+	struct ns_sketch_hdr *h = mem;
+
+	memset((char *)mem + h->off_lines, 0, h->size - h->off_lines);
+}
+
+/* ---- addressing */
+
+static inline struct hh_line *
+hh_line(const struct ns_sketch_hdr *h, uint64_t hc)
+{
+	uint64_t b = ns_sketch_range(ns_sketch_mix(hc ^ h->bucket_seed),
+	    h->nbuckets);
+
+	return (struct hh_line *)((char *)h + h->off_lines) + b;
+}
+
+static inline struct hh_body *
+hh_body(const struct ns_sketch_hdr *h, const struct hh_line *l, unsigned way)
+{
+	uint64_t slot = (uint64_t)(l - (const struct hh_line *)((const char *)h +
+	    h->off_lines)) * NS_HH_WAYS + way;
+
+	return (struct hh_body *)((char *)h + h->off_bodies + slot * h->stride);
+}
+
+static inline struct hh_cell *
+hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
+{
+	uint64_t i = ns_sketch_range(ns_sketch_mix(hc ^ h->row_seed[row]),
+	    h->width);
+
+	return (struct hh_cell *)((char *)h + h->off_rows) +
+	    (uint64_t)row * h->width + i;
+}
+
+static inline void
+hh_set(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
+{
+	if (jc != NULL)
+		ns_journal_store64(jc, cell, v);
+	else
+		ns_store_relaxed(cell, v);
+}
+
+static inline void
+hh_set_rel(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
+{
+	if (jc != NULL)
+		ns_journal_store64_rel(jc, cell, v);
+	else
+		ns_store_release(cell, v);
+}
+
+void
+ns_hh_prefetch(const void *mem, uint64_t key_hash)
+{
+	__builtin_prefetch(hh_line(mem, key_hash | 1), 1, 3);
+}
+
+/* ---- writer */
+
+/* The CM-CU estimate of key hc: the minimum over the rows. */
+static void
+hh_cm_estimate(const struct ns_sketch_hdr *h, uint64_t hc,
+    struct hh_cell **cells, uint64_t *ep, uint64_t *eb)
+{
+	uint64_t p = UINT64_MAX, b = UINT64_MAX, v;
+	unsigned r;
+
+	for (r = 0; r < h->depth; r++) {
+		cells[r] = hh_cell(h, r, hc);
+		if ((v = ns_load_relaxed(&cells[r]->pkts)) < p)
+			p = v;
+		if ((v = ns_load_relaxed(&cells[r]->bytes)) < b)
+			b = v;
+	}
+	*ep = p;
+	*eb = b;
+}
+
+/*
+ * Conservative update: raise each row only as far as the new estimate,
+ * min + add.  Rows already above it are left alone, which is what keeps
+ * the noise of CM-CU far below plain Count-Min's.
+ */
+static void
+hh_cm_add(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    struct hh_cell **cells, uint64_t ep, uint64_t eb, uint64_t ap,
+    uint64_t ab)
+{
+	unsigned r;
+
+	for (r = 0; r < h->depth; r++) {
+		if (cells[r]->pkts < ep + ap)
+			hh_set(jc, &cells[r]->pkts, ep + ap);
+		if (cells[r]->bytes < eb + ab)
+			hh_set(jc, &cells[r]->bytes, eb + ab);
+	}
+}
+
+/* Put an evicted slot's counts since admission back into the CM-CU. */
+static void
+hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    struct hh_line *l, unsigned way)
+{
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	struct hh_body *b = hh_body(h, l, way);
+	uint64_t ep, eb;
+
+	hh_cm_estimate(h, l->state[way], cells, &ep, &eb);
+	hh_cm_add(h, jc, cells, ep, eb, l->pkts[way] - b->prior_pkts,
+	    b->bytes - b->prior_bytes);
+	hh_set(jc, &l->state[way], 0);
+	/*
+	 * Full fence, pairs with the ns_smp_mb() in hh_read_slot(): a reader
+	 * that copied any of the new key's words sees the state word no
+	 * longer equal to the old hash it began with.
+	 */
+	ns_smp_mb();
+}
+
+static void
+hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    struct hh_line *l, unsigned way, const uint8_t *key, uint64_t hc,
+    uint64_t ep, uint64_t eb, uint64_t bytes)
+{
+	struct hh_body *b = hh_body(h, l, way);
+	uint64_t w[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)] = { 0 };
+	unsigned i;
+
+	if (l->state[way] != 0)
+		hh_evict(h, jc, l, way);
+	memcpy(w, key, h->key_size);
+	for (i = 0; i < h->key_words; i++)
+		if (b->key[i] != w[i])
+			hh_set(jc, &b->key[i], w[i]);
+	hh_set(jc, &b->prior_pkts, ep);
+	hh_set(jc, &b->bytes, eb + bytes);
+	hh_set(jc, &b->prior_bytes, eb);
+	hh_set(jc, &l->pkts[way], ep + 1);
+	/*
+	 * Release, pairs with the acquire of state in hh_read_slot(): body
+	 * and count are complete before a reader can match the slot.
+	 */
+	hh_set_rel(jc, &l->state[way], hc);
+}
+
+/* The slot to admit into: a free one, else the smallest. */
+static unsigned
+hh_victim(const struct hh_line *l)
+{
+	unsigned i, v = 0;
+
+	for (i = 0; i < NS_HH_WAYS; i++) {
+		if (l->state[i] == 0)
+			return i;
+		if (l->pkts[i] < l->pkts[v])
+			v = i;
+	}
+	return v;
+}
+
+void
+ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
+    uint64_t key_hash, uint64_t bytes)
+{
+	const struct ns_sketch_hdr *h = mem;
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	uint64_t hc = key_hash | 1, ep, eb;
+	struct hh_line *l = hh_line(h, hc);
+	struct hh_body *b;
+	unsigned i;
+
+	/* The writer reads its own cells: plain loads suffice. */
+	for (i = 0; i < NS_HH_WAYS; i++) {
+		if (l->state[i] != hc)
+			continue;
+		b = hh_body(h, l, i);
+		if (memcmp(b->key, key, h->key_size) != 0)
+			continue;
+		hh_set(jc, &l->pkts[i], l->pkts[i] + 1);
+		hh_set(jc, &b->bytes, b->bytes + bytes);
+		return;
+	}
+	hh_cm_estimate(h, hc, cells, &ep, &eb);
+	i = hh_victim(l);
+	if (l->state[i] == 0 || ep + 1 > l->pkts[i])
+		hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
+	else
+		hh_cm_add(h, jc, cells, ep, eb, 1, bytes);
+}
+
+/* ---- readers */
+
+/*
+ * Copy slot way of line l.  Returns 0 if it is empty, or changed under
+ * every attempt (a writer replacing it; a crash mid-rewrite leaves it 0).
+ */
+static int
+hh_read_slot(const struct ns_sketch_hdr *h, const struct hh_line *l,
+    unsigned way, struct hh_slot *s)
+{
+	const struct hh_body *b = hh_body(h, l, way);
+	unsigned i, tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		/* Acquire, pairs with the release of state in hh_admit(). */
+		if ((s->state = ns_load_acquire(&l->state[way])) == 0)
+			return 0;
+		s->pkts = ns_load_relaxed(&l->pkts[way]);
+		s->prior_pkts = ns_load_relaxed(&b->prior_pkts);
+		s->bytes = ns_load_relaxed(&b->bytes);
+		s->prior_bytes = ns_load_relaxed(&b->prior_bytes);
+		for (i = 0; i < h->key_words; i++)
+			s->key[i] = ns_load_relaxed(&b->key[i]);
+		/* Full fence, pairs with the ns_smp_mb() in hh_evict(). */
+		ns_smp_mb();
+		if (ns_load_relaxed(&l->state[way]) == s->state)
+			return 1;
+	}
+	return 0;
+}
+
+/* Find key hc in one region's table: 1 and its slot, or 0. */
+static int
+hh_find(const struct ns_sketch_hdr *h, uint64_t hc, const uint8_t *key,
+    struct hh_slot *s)
+{
+	const struct hh_line *l = hh_line(h, hc);
+	unsigned i;
+
+	for (i = 0; i < NS_HH_WAYS; i++)
+		if (ns_load_relaxed(&l->state[i]) == hc &&
+		    hh_read_slot(h, l, i, s) && s->state == hc &&
+		    memcmp(s->key, key, h->key_size) == 0)
+			return 1;
+	return 0;
+}
+
+struct hh_est {
+	uint64_t	pkts, bytes;		/* merged overestimates */
+	uint64_t	pkts_lo, bytes_lo;	/* what is surely the key's */
+};
+
+/*
+ * Merge one key over the regions.  In a region that holds it as a
+ * candidate the value is prior + exact; elsewhere the CM-CU estimate
+ * (per region, then summed: a sum of minima is at most the minimum of
+ * the summed rows, and each term is still an overestimate).  With
+ * NS_SKETCH_F_PARTITIONED a key lives in one region only, so the other
+ * regions' noise is left out.
+ */
+static void
+hh_merge_key(const void *const *regions, unsigned n, uint64_t hc,
+    const uint8_t *key, struct hh_est *e)
+{
+	const struct ns_sketch_hdr *h = regions[0];
+	int part = (h->flags & NS_SKETCH_F_PARTITIONED) != 0;
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	struct hh_slot s;
+	uint64_t ep, eb;
+	unsigned i;
+
+	memset(e, 0, sizeof(*e));
+	for (i = 0; i < n; i++) {
+		h = regions[i];
+		if (hh_find(h, hc, key, &s)) {
+			e->pkts += s.pkts;
+			e->bytes += s.bytes;
+			e->pkts_lo += s.pkts - s.prior_pkts;
+			e->bytes_lo += s.bytes - s.prior_bytes;
+		} else if (!part) {
+			hh_cm_estimate(h, hc, cells, &ep, &eb);
+			e->pkts += ep;
+			e->bytes += eb;
+		}
+	}
+}
+
+int
+ns_hh_estimate(const void *const *regions, unsigned nregions,
+    const uint8_t *key, uint64_t key_hash, uint64_t *packets, uint64_t *bytes,
+    uint64_t *pkt_err, uint64_t *byte_err)
+{
+	const struct ns_sketch_hdr *h;
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	struct hh_est e;
+	uint64_t ep, eb;
+	unsigned i;
+
+	if (ns_sketch_compat(regions, nregions, NS_SKETCH_MAGIC_HH) != 0)
+		return -EINVAL;
+	hh_merge_key(regions, nregions, key_hash | 1, key, &e);
+	if (e.pkts == 0 && (((const struct ns_sketch_hdr *)regions[0])->flags &
+	    NS_SKETCH_F_PARTITIONED)) {
+		/* Not a candidate anywhere: the regions' CM-CU is all there is. */
+		for (i = 0; i < nregions; i++) {
+			h = regions[i];
+			hh_cm_estimate(h, key_hash | 1, cells, &ep, &eb);
+			e.pkts += ep;
+			e.bytes += eb;
+		}
+	}
+	*packets = e.pkts;
+	*bytes = e.bytes;
+	*pkt_err = e.pkts - e.pkts_lo;
+	*byte_err = e.bytes - e.bytes_lo;
+	return 0;
+}
+
+/* Every candidate key of every region, once. */
+static int
+hh_collect(const void *const *regions, unsigned n, struct ns_sketch_set *set)
+{
+	const struct ns_sketch_hdr *h = regions[0];
+	const struct hh_line *l;
+	struct hh_slot s;
+	uint64_t b;
+	unsigned i, w;
+	int rc;
+
+	if ((rc = ns_sketch_set_init(set, (uint64_t)n * h->nbuckets *
+	    NS_HH_WAYS, h->key_size)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		h = regions[i];
+		l = (const struct hh_line *)((const char *)h + h->off_lines);
+		for (b = 0; b < h->nbuckets; b++, l++)
+			for (w = 0; w < NS_HH_WAYS; w++)
+				if (hh_read_slot(h, l, w, &s))
+					ns_sketch_set_add(set, s.state,
+					    (const uint8_t *)s.key);
+	}
+	return 0;
+}
+
+int
+ns_hh_query(const void *const *regions, unsigned nregions, int by_bytes,
+    uint64_t threshold, ns_sketch_fn fn, void *arg)
+{
+	const struct ns_sketch_hdr *h = regions != NULL ? regions[0] : NULL;
+	struct ns_sketch_set set;
+	struct ns_sketch_cand *c;
+	struct hh_est e;
+	uint64_t i, keep = 0;
+	int rc;
+
+	if (fn == NULL ||
+	    ns_sketch_compat(regions, nregions, NS_SKETCH_MAGIC_HH) != 0)
+		return -EINVAL;
+	if ((rc = hh_collect(regions, nregions, &set)) != 0)
+		return rc;
+	for (i = 0; i < set.n; i++) {
+		c = &set.c[i];
+		hh_merge_key(regions, nregions, c->hash, c->key, &e);
+		c->value = by_bytes & NS_HH_BY_BYTES ? e.bytes : e.pkts;
+		c->err = by_bytes & NS_HH_BY_BYTES ? e.bytes - e.bytes_lo :
+		    e.pkts - e.pkts_lo;
+		if (c->value >= threshold && c->value > 0)
+			set.c[keep++] = *c;
+	}
+	rc = ns_sketch_report(set.c, keep, h->key_size, fn, arg);
+	ns_sketch_set_free(&set);
+	return rc;
+}

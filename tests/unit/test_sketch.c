@@ -1,0 +1,624 @@
+/*
+ * test_sketch.c -- the sketch regions (src/sketch*.c): parameter checks,
+ * exact answers while everything fits, overestimates and error bounds
+ * when it does not, merging of several workers' regions, determinism
+ * under a seed, the cells-per-update bound, and rollback through the
+ * undo journal, also with the writer killed at every kind of point.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "journal.h"
+#include "log.h"
+#include "segment.h"
+#include "sketch.h"
+
+#define KS	13		/* an odd key size: exercises the padding */
+
+static void *
+region(uint64_t size)
+{
+	void *m = aligned_alloc(64, size);
+
+	cr_assert_not_null(m);
+	memset(m, 0, size);
+	return m;
+}
+
+static struct ns_sketch_params
+hh_params(void)
+{
+	return (struct ns_sketch_params){ .width = 512, .depth = 2,
+	    .top_k = 1024, .key_size = KS, .seed = 7 };
+}
+
+static struct ns_sketch_params
+sp_params(void)
+{
+	return (struct ns_sketch_params){ .width = 256, .depth = 3, .m = 128,
+	    .key_size = KS, .seed = 7 };
+}
+
+/* Key i: its bytes and hash. */
+static uint64_t
+mkkey(uint32_t i, uint8_t *k)
+{
+	memset(k, 0, KS);
+	memcpy(k, &i, sizeof(i));
+	k[KS - 1] = 0x5a;
+	return XXH3_64bits(k, KS);
+}
+
+/* ---- collecting query output */
+
+struct hit {
+	uint32_t	id;
+	uint64_t	value, err;
+};
+
+struct hits {
+	struct hit	h[4096];
+	unsigned	n;
+};
+
+static void
+collect(void *arg, const uint8_t *key, uint64_t value, uint64_t err)
+{
+	struct hits *hs = arg;
+	uint32_t id;
+
+	cr_assert_lt(hs->n, 4096);
+	memcpy(&id, key, sizeof(id));
+	hs->h[hs->n++] = (struct hit){ id, value, err };
+}
+
+static const struct hit *
+find(const struct hits *hs, uint32_t id)
+{
+	for (unsigned i = 0; i < hs->n; i++)
+		if (hs->h[i].id == id)
+			return &hs->h[i];
+	return NULL;
+}
+
+/* ---- parameters */
+
+Test(sketch, invalid_params)
+{
+	struct ns_sketch_params p;
+	uint8_t mem[4096] __attribute__((aligned(64))) = { 0 };
+
+	p = hh_params(); p.width = 0;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	cr_assert_eq(ns_hh_shm_init(mem, &p), -EINVAL);
+	p = hh_params(); p.depth = 0;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	p = hh_params(); p.depth = NS_SKETCH_DEPTH_MAX + 1;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	p = hh_params(); p.key_size = 0;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	p = hh_params(); p.key_size = NS_SKETCH_KEY_MAX + 1;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	p = hh_params(); p.top_k = 0;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	cr_assert_eq(ns_hh_shm_init(mem, &p), -EINVAL);
+	p = hh_params(); p.flags = 0x80;
+	cr_assert_eq(ns_hh_shm_size(&p), 0);
+	cr_assert_eq(ns_hh_shm_size(NULL), 0);
+	p = sp_params(); p.m = NS_SPREAD_M_MIN - 1;
+	cr_assert_eq(ns_spread_shm_size(&p), 0);
+	cr_assert_eq(ns_spread_shm_init(mem, &p), -EINVAL);
+	p = sp_params(); p.m = NS_SPREAD_M_MAX + 1;
+	cr_assert_eq(ns_spread_shm_size(&p), 0);
+	p = sp_params(); p.width = 0;
+	cr_assert_eq(ns_spread_shm_size(&p), 0);
+	/* top_k means nothing to a spread sketch. */
+	p = sp_params(); p.top_k = 0;
+	cr_assert_gt(ns_spread_shm_size(&p), 0);
+}
+
+Test(sketch, sizes)
+{
+	struct ns_sketch_params p = hh_params();
+	uint64_t kw = NS_SKETCH_KEY_WORDS(KS);
+
+	/* Header, one line per 4 slots, bodies, 16-byte cells. */
+	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(192 + 256 * 64 +
+	    1024 * (24 + 8 * kw), 64) + 2 * 512 * 16);
+	p = sp_params();
+	cr_assert_eq(ns_spread_shm_size(&p), 192 + 3 * 256 *
+	    8 * (1 + kw + 11));
+	cr_assert_eq(ns_hh_cells_per_update(&(struct ns_sketch_params){
+	    .depth = 4, .key_size = 38 }), 19);
+	cr_assert_eq(ns_spread_cells_per_update(&(struct ns_sketch_params){
+	    .depth = 3, .key_size = 17 }), 18);
+	p = hh_params();
+	cr_assert_gt(ns_sketch_fit_width(&p, 1 << 20, 0), 0);
+	cr_assert_leq(ns_hh_shm_size(&p), 1 << 20);
+	p.width++;
+	cr_assert_gt(ns_hh_shm_size(&p), 1 << 20);
+	p = hh_params();
+	cr_assert_eq(ns_sketch_fit_width(&p, 100, 0), 0);
+}
+
+/* ---- heavy hitters */
+
+Test(sketch, hh_exact_when_it_fits)
+{
+	struct ns_sketch_params p = hh_params();
+	void *r = region(ns_hh_shm_size(&p));
+	const void *rr[1] = { r };
+	struct hits hs = { .n = 0 };
+	uint8_t k[KS];
+	uint64_t h;
+	uint32_t i, j;
+
+	cr_assert_eq(ns_hh_shm_init(r, &p), 0);
+	/* Key i: i * 10 packets of 100 + i bytes. */
+	for (j = 0; j < 200; j++)
+		for (i = 1; i <= 20; i++)
+			if (j < i * 10) {
+				h = mkkey(i, k);
+				ns_hh_update(r, NULL, k, h, 100 + i);
+			}
+	cr_assert_eq(ns_hh_query(rr, 1, 0, 150, collect, &hs), 6);
+	for (i = 0; i < hs.n; i++) {
+		cr_assert_eq(hs.h[i].id, 20 - i);	/* largest first */
+		cr_assert_eq(hs.h[i].value, hs.h[i].id * 10);
+		cr_assert_eq(hs.h[i].err, 0);
+	}
+	hs.n = 0;
+	cr_assert_eq(ns_hh_query(rr, 1, 1, 10 * 20 * 120, collect, &hs), 1);
+	cr_assert_eq(hs.h[0].id, 20);
+	cr_assert_eq(hs.h[0].value, 200 * 120);
+	ns_hh_clear(r);
+	hs.n = 0;
+	cr_assert_eq(ns_hh_query(rr, 1, 0, 0, collect, &hs), 0);
+	free(r);
+}
+
+/* A skewed stream of nkeys keys over n packets: key of packet i. */
+static uint32_t
+skewed(uint32_t i, uint32_t nkeys)
+{
+	uint64_t x = XXH3_64bits(&i, sizeof(i));
+
+	/* About half the packets go to 32 heavy keys. */
+	if (x & 1)
+		return (uint32_t)((x >> 8) % 32);
+	return 32 + (uint32_t)((x >> 8) % (nkeys - 32));
+}
+
+/*
+ * A table too small for the keys: every reported value is an
+ * overestimate within its bound, and every key's estimate is at least its
+ * truth, merged over four regions fed by key (the engine's dispatch of a
+ * coarse key: by the 5-tuple, so here at random per packet).
+ */
+Test(sketch, hh_overestimates_within_bounds)
+{
+	struct ns_sketch_params p = { .width = 2048, .depth = 2, .top_k = 256,
+	    .key_size = KS, .seed = 3 };
+	enum { NK = 5000, NP = 200000, NR = 4 };
+	static uint64_t truth_p[NK], truth_b[NK];
+	void *r[NR];
+	struct hits hs = { .n = 0 };
+	uint64_t h, ep, eb, errp, errb;
+	uint8_t k[KS];
+	uint32_t i, id;
+	double are = 0;
+
+	for (i = 0; i < NR; i++) {
+		r[i] = region(ns_hh_shm_size(&p));
+		cr_assert_eq(ns_hh_shm_init(r[i], &p), 0);
+	}
+	for (i = 0; i < NP; i++) {
+		id = skewed(i, NK);
+		h = mkkey(id, k);
+		ns_hh_update(r[XXH3_64bits(&i, 4) % NR], NULL, k, h,
+		    60 + id % 1400);
+		truth_p[id]++;
+		truth_b[id] += 60 + id % 1400;
+	}
+	for (id = 0; id < NK; id++) {
+		h = mkkey(id, k);
+		cr_assert_eq(ns_hh_estimate((const void *const *)r, NR, k, h,
+		    &ep, &eb, &errp, &errb), 0);
+		cr_assert_geq(ep, truth_p[id], "key %u", id);
+		cr_assert_geq(eb, truth_b[id], "key %u", id);
+	}
+	cr_assert_geq(ns_hh_query((const void *const *)r, NR, 0, 2000,
+	    collect, &hs), 32);
+	for (id = 0; id < 32; id++)
+		cr_assert_not_null(find(&hs, id), "heavy key %u missed", id);
+	for (i = 0; i < hs.n; i++) {
+		id = hs.h[i].id;
+		cr_assert_geq(hs.h[i].value, truth_p[id]);
+		cr_assert_leq(hs.h[i].value - truth_p[id], hs.h[i].err);
+		if (id < 32)
+			are += (double)(hs.h[i].value - truth_p[id]) /
+			    (double)truth_p[id] / 32;
+	}
+	/* Heavy keys are counted nearly exactly (a few share a bucket). */
+	cr_assert_lt(are, 0.02, "average relative error %f", are);
+	for (i = 0; i < NR; i++)
+		free(r[i]);
+}
+
+/*
+ * Partitioned keys (the 5-tuple): each key lives in one region; merging
+ * adds nothing from the others, so while the keys fit, the merge of four
+ * regions answers exactly what one region fed everything does.
+ */
+Test(sketch, hh_merge_partitioned_equals_union)
+{
+	struct ns_sketch_params p = hh_params();
+	enum { NR = 4 };
+	void *r[NR], *one;
+	struct hits a = { .n = 0 }, b = { .n = 0 };
+	uint8_t k[KS];
+	uint64_t h;
+	uint32_t i, id;
+
+	p.flags = NS_SKETCH_F_PARTITIONED;
+	one = region(ns_hh_shm_size(&p));
+	cr_assert_eq(ns_hh_shm_init(one, &p), 0);
+	for (i = 0; i < NR; i++) {
+		r[i] = region(ns_hh_shm_size(&p));
+		cr_assert_eq(ns_hh_shm_init(r[i], &p), 0);
+	}
+	for (i = 0; i < 50000; i++) {
+		id = skewed(i, 100);
+		h = mkkey(id, k);
+		ns_hh_update(r[h % NR], NULL, k, h, 100);
+		ns_hh_update(one, NULL, k, h, 100);
+	}
+	cr_assert_gt(ns_hh_query((const void *const *)r, NR, 1, 1, collect,
+	    &a), 0);
+	cr_assert_eq(ns_hh_query((const void *const *)&one, 1, 1, 1, collect,
+	    &b), (int)a.n);
+	for (i = 0; i < a.n; i++) {
+		cr_assert_eq(a.h[i].id, b.h[i].id);
+		cr_assert_eq(a.h[i].value, b.h[i].value);
+	}
+	for (i = 0; i < NR; i++)
+		free(r[i]);
+	free(one);
+}
+
+/* A coarse key seen by every worker: the merge sums the regions. */
+Test(sketch, hh_merge_sums_regions)
+{
+	struct ns_sketch_params p = hh_params();
+	enum { NR = 3 };
+	void *r[NR];
+	struct hits hs = { .n = 0 };
+	uint8_t k[KS];
+	uint64_t h = mkkey(42, k);
+	uint32_t i;
+
+	for (i = 0; i < NR; i++) {
+		r[i] = region(ns_hh_shm_size(&p));
+		cr_assert_eq(ns_hh_shm_init(r[i], &p), 0);
+	}
+	for (i = 0; i < 3000; i++)
+		ns_hh_update(r[i % NR], NULL, k, h, 10);
+	cr_assert_eq(ns_hh_query((const void *const *)r, NR, 0, 1, collect,
+	    &hs), 1);
+	cr_assert_eq(hs.h[0].id, 42);
+	cr_assert_eq(hs.h[0].value, 3000);
+	cr_assert_eq(hs.h[0].err, 0);
+	/* Regions of different parameters do not merge. */
+	free(r[2]);
+	p.seed++;
+	r[2] = region(ns_hh_shm_size(&p));
+	cr_assert_eq(ns_hh_shm_init(r[2], &p), 0);
+	cr_assert_eq(ns_hh_query((const void *const *)r, NR, 0, 1, collect,
+	    &hs), -EINVAL);
+	cr_assert_eq(ns_spread_query((const void *const *)r, 1, 1, collect,
+	    &hs), -EINVAL);
+	for (i = 0; i < NR; i++)
+		free(r[i]);
+}
+
+/* Same seed and input: the same bytes.  Another seed: other bytes. */
+Test(sketch, deterministic)
+{
+	struct ns_sketch_params p = { .width = 64, .depth = 3, .top_k = 32,
+	    .key_size = KS, .seed = 99 };
+	struct ns_sketch_params q = sp_params();
+	uint64_t size = ns_hh_shm_size(&p), ssize = ns_spread_shm_size(&q);
+	void *a = region(size), *b = region(size), *c = region(size);
+	void *sa = region(ssize), *sb = region(ssize);
+	uint8_t k[KS];
+	uint64_t h;
+	uint32_t i;
+
+	ns_hh_shm_init(a, &p);
+	ns_hh_shm_init(b, &p);
+	p.seed = 100;
+	ns_hh_shm_init(c, &p);
+	ns_spread_shm_init(sa, &q);
+	ns_spread_shm_init(sb, &q);
+	for (i = 0; i < 20000; i++) {
+		h = mkkey(skewed(i, 1000), k);
+		ns_hh_update(a, NULL, k, h, i % 1500);
+		ns_hh_update(b, NULL, k, h, i % 1500);
+		ns_hh_update(c, NULL, k, h, i % 1500);
+		ns_spread_update(sa, NULL, k, h, i % 777);
+		ns_spread_update(sb, NULL, k, h, i % 777);
+	}
+	cr_assert_eq(memcmp(a, b, size), 0);
+	cr_assert_neq(memcmp((char *)a + 192, (char *)c + 192, size - 192),
+	    0);
+	cr_assert_eq(memcmp(sa, sb, ssize), 0);
+	free(a);
+	free(b);
+	free(c);
+	free(sa);
+	free(sb);
+}
+
+/* ---- super-spreaders */
+
+Test(sketch, spread_counts_distinct)
+{
+	struct ns_sketch_params p = sp_params();
+	void *r = region(ns_spread_shm_size(&p));
+	const void *rr[1] = { r };
+	struct hits hs = { .n = 0 };
+	const struct hit *x;
+	uint8_t k[KS];
+	uint64_t h;
+	uint32_t i, e, rep;
+
+	cr_assert_eq(ns_spread_shm_init(r, &p), 0);
+	/* Key 1: 2000 distinct, each 3 times; key 2: 400; 300 keys: 1-5. */
+	for (rep = 0; rep < 3; rep++)
+		for (e = 0; e < 2000; e++) {
+			h = mkkey(1, k);
+			ns_spread_update(r, NULL, k, h, XXH3_64bits(&e, 4));
+			if (e < 400) {
+				h = mkkey(2, k);
+				ns_spread_update(r, NULL, k, h,
+				    XXH3_64bits(&e, 4) ^ 1);
+			}
+		}
+	for (i = 10; i < 310; i++)
+		for (e = 0; e < i % 5 + 1; e++) {
+			h = mkkey(i, k);
+			ns_spread_update(r, NULL, k, h, e);
+		}
+	cr_assert_eq(ns_spread_query(rr, 1, 300, collect, &hs), 2);
+	/* HLL with m = 128: 9.2% standard error; allow three. */
+	cr_assert_not_null(x = find(&hs, 1));
+	cr_assert(x->value > 2000 * 0.72 && x->value < 2000 * 1.28,
+	    "estimate %lu", (unsigned long)x->value);
+	cr_assert_geq(x->err, x->value / 10);
+	cr_assert_not_null(x = find(&hs, 2));
+	cr_assert(x->value > 400 * 0.72 && x->value < 400 * 1.28,
+	    "estimate %lu", (unsigned long)x->value);
+	ns_spread_clear(r);
+	hs.n = 0;
+	cr_assert_eq(ns_spread_query(rr, 1, 1, collect, &hs), 0);
+	free(r);
+}
+
+/*
+ * Registers merge by maximum: regions fed parts of a stream, even
+ * overlapping parts, estimate exactly what one region fed the whole does.
+ */
+Test(sketch, spread_merge_equals_union)
+{
+	struct ns_sketch_params p = sp_params();
+	enum { NR = 4 };
+	void *r[NR], *one;
+	uint8_t k[KS];
+	uint64_t h;
+	uint32_t i, id, e;
+	double a, b;
+
+	one = region(ns_spread_shm_size(&p));
+	ns_spread_shm_init(one, &p);
+	for (i = 0; i < NR; i++) {
+		r[i] = region(ns_spread_shm_size(&p));
+		ns_spread_shm_init(r[i], &p);
+	}
+	for (i = 0; i < 100000; i++) {
+		id = skewed(i, 2000);
+		e = (uint32_t)(XXH3_64bits(&i, 4) % 3000);
+		h = mkkey(id, k);
+		ns_spread_update(r[i % NR], NULL, k, h, e);
+		if (i % 7 == 0)		/* a pair seen by two workers */
+			ns_spread_update(r[(i + 1) % NR], NULL, k, h, e);
+		ns_spread_update(one, NULL, k, h, e);
+	}
+	for (id = 0; id < 2000; id += 7) {
+		h = mkkey(id, k);
+		cr_assert_eq(ns_spread_estimate((const void *const *)r, NR, k,
+		    h, &a), 0);
+		cr_assert_eq(ns_spread_estimate((const void *const *)&one, 1,
+		    k, h, &b), 0);
+		cr_assert_float_eq(a, b, 1e-9, "key %u: %f != %f", id, a, b);
+	}
+	for (i = 0; i < NR; i++)
+		free(r[i]);
+	free(one);
+}
+
+/* ---- the journal */
+
+static struct ns_seg seg;
+
+struct jarea {
+	uint64_t	commit;		/* commit word of the test's batches */
+	uint64_t	pad[7];
+	uint8_t		region[];	/* hh region, then spread region */
+};
+
+static struct jarea *
+jsetup(uint64_t hsize, uint64_t ssize, uint64_t max_undo)
+{
+	struct ns_seg_layout lay;
+
+	log_init("test", "sketch", NS_LOG_WARN);
+	ns_seg_layout_init(&lay, 1);
+	ns_seg_layout_set(&lay, NS_SEG_JOURNALS,
+	    ns_journal_shm_size(1, max_undo));
+	ns_seg_layout_set(&lay, NS_SEG_STATS, sizeof(struct jarea) + hsize +
+	    ssize);
+	ns_seg_layout_finish(&lay);
+	cr_assert_eq(ns_seg_create_private(&seg, &lay), 0);
+	cr_assert_eq(ns_journal_shm_init(&seg, 1, max_undo), 0);
+	ns_seg_publish(&seg);
+	return ns_seg_ptr(&seg, ns_seg_section(&seg, NS_SEG_STATS, NULL));
+}
+
+/* Update i of the journal tests' stream: both sketches, one packet. */
+static void
+jupdate(void *hh, void *sp, struct ns_jctx *jc, uint32_t i)
+{
+	uint8_t k[KS];
+	uint32_t id = skewed(i, 3000);
+	uint64_t h = mkkey(id, k);
+
+	ns_hh_update(hh, jc, k, h, 40 + i % 1400);
+	ns_spread_update(sp, jc, k, h, i % 5000);
+}
+
+/*
+ * Every store goes through the journal, within the bound: a rolled-back
+ * batch restores the region byte for byte, and the replay gives what an
+ * unjournaled run gives.
+ */
+Test(sketch, journal_rollback)
+{
+	struct ns_sketch_params hp = { .width = 256, .depth = 3,
+	    .top_k = 128, .key_size = KS, .seed = 5 };
+	struct ns_sketch_params spp = sp_params();
+	uint64_t hs = ns_hh_shm_size(&hp), ss = ns_spread_shm_size(&spp);
+	unsigned bound = ns_hh_cells_per_update(&hp) +
+	    ns_spread_cells_per_update(&spp);
+	struct jarea *ja = jsetup(hs, ss, 1000 * bound);
+	void *hh = ja->region, *sp = ja->region + hs;
+	void *refh = region(hs), *refs = region(ss);
+	void *snap = region(hs + ss);
+	struct ns_jctx jc;
+	uint64_t before, most = 0;
+	uint32_t i;
+
+	ns_hh_shm_init(hh, &hp);
+	ns_spread_shm_init(sp, &spp);
+	ns_hh_shm_init(refh, &hp);
+	ns_spread_shm_init(refs, &spp);
+	cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
+	for (i = 0; i < 30000; i++) {
+		if (i % 1000 == 0)
+			ns_journal_begin(&jc, &ja->commit);
+		before = jc.n;
+		jupdate(hh, sp, &jc, i);
+		jupdate(refh, refs, NULL, i);
+		if (jc.n - before > most)
+			most = jc.n - before;
+		cr_assert_leq(jc.n - before, bound, "update %u: %lu cells", i,
+		    (unsigned long)(jc.n - before));
+		if (i % 1000 == 999)
+			ns_journal_commit(&jc, i + 1);
+	}
+	cr_assert_gt(most, 2);
+	memcpy(snap, hh, hs + ss);
+	ns_journal_begin(&jc, &ja->commit);
+	for (i = 30000; i < 31000; i++)
+		jupdate(hh, sp, &jc, i);
+	cr_assert_neq(memcmp(snap, hh, hs + ss), 0);
+	cr_assert_eq(ns_journal_recover(&jc), 1);
+	cr_assert_eq(memcmp(snap, hh, hs + ss), 0, "rollback incomplete");
+	/* Replay, and go on: same as the unjournaled twin. */
+	ns_journal_begin(&jc, &ja->commit);
+	for (i = 30000; i < 31000; i++) {
+		jupdate(hh, sp, &jc, i);
+		jupdate(refh, refs, NULL, i);
+	}
+	ns_journal_commit(&jc, 31000);
+	cr_assert_eq(memcmp(hh, refh, hs), 0);
+	cr_assert_eq(memcmp(sp, refs, ss), 0);
+	free(refh);
+	free(refs);
+	free(snap);
+	ns_seg_detach(&seg);
+}
+
+#ifdef NS_TEST_INJECT
+/*
+ * The writer killed at its n-th journaled store (journal.after_undo: the
+ * old value is logged, the cell not yet written), for n early, late and
+ * in between: the successor's recovery restores the batch-start state.
+ */
+Test(sketch, journal_kill)
+{
+	struct ns_sketch_params hp = { .width = 64, .depth = 2, .top_k = 32,
+	    .key_size = KS, .seed = 5 };
+	struct ns_sketch_params spp = sp_params();
+	uint64_t hs = ns_hh_shm_size(&hp), ss = ns_spread_shm_size(&spp);
+	unsigned bound = ns_hh_cells_per_update(&hp) +
+	    ns_spread_cells_per_update(&spp);
+	struct jarea *ja = jsetup(hs, ss, 500 * bound);
+	void *hh = ja->region, *sp = ja->region + hs;
+	void *snap = region(hs + ss), *done = region(hs + ss);
+	static const unsigned nth[] = { 1, 2, 17, 333, 1500 };
+	struct ns_jctx jc;
+	char sel[64];
+	unsigned t;
+	uint32_t i;
+	pid_t pid;
+	int st;
+
+	ns_hh_shm_init(hh, &hp);
+	ns_spread_shm_init(sp, &spp);
+	cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
+	ns_journal_begin(&jc, &ja->commit);
+	for (i = 0; i < 5000; i++)
+		jupdate(hh, sp, NULL, i);
+	ns_journal_commit(&jc, 1);
+	memcpy(snap, hh, hs + ss);
+	for (t = 0; t < sizeof(nth) / sizeof(nth[0]); t++) {
+		if ((pid = fork()) == 0) {
+			snprintf(sel, sizeof(sel), "journal.after_undo:%u",
+			    nth[t]);
+			setenv("NS_INJECT", sel, 1);
+			ns_journal_attach(&jc, &seg, 0);
+			ns_journal_begin(&jc, &ja->commit);
+			for (i = 5000; i < 5400; i++)
+				jupdate(hh, sp, &jc, i);
+			_exit(0);	/* not killed: the batch stays open */
+		}
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		    "kill point %u not reached", nth[t]);
+		cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
+		cr_assert_eq(ns_journal_recover(&jc), 1);
+		cr_assert_eq(memcmp(snap, hh, hs + ss), 0, "kill at %u",
+		    nth[t]);
+	}
+	/* The replay after the last kill completes as a clean run would. */
+	ns_journal_begin(&jc, &ja->commit);
+	for (i = 5000; i < 5400; i++)
+		jupdate(hh, sp, &jc, i);
+	ns_journal_commit(&jc, 2);
+	memcpy(done, hh, hs + ss);
+	memcpy(hh, snap, hs + ss);
+	for (i = 5000; i < 5400; i++)
+		jupdate(hh, sp, NULL, i);
+	cr_assert_eq(memcmp(done, hh, hs + ss), 0);
+	free(snap);
+	free(done);
+	ns_seg_detach(&seg);
+}
+#endif
