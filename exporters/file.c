@@ -169,6 +169,91 @@ write_summary(const struct file_ctx *c, const char *task, const char *dir,
 	return commit_file(fp, tmp, path);
 }
 
+/* ---- sketch tasks: count/size/spread files ----------------------------- */
+
+struct sketch_file {
+	const struct ns_config_writer *cw;
+	FILE *fp;
+	uint64_t period_start;
+};
+
+static void
+sketch_line(void *arg, const struct ns_sketch_task *t,
+    enum ns_sketch_kind kind, const uint8_t *key, uint64_t value,
+    uint64_t err)
+{
+	struct sketch_file *c = arg;
+
+	if (c->cw->type == NS_CONFIG_WRITER_CSV) {
+		ns_output_sketch_csv(c->fp, t->cfg->name, &t->flow,
+		    c->period_start, ns_sketch_kind_name(kind), key, value, err);
+	} else if (c->cw->type == NS_CONFIG_WRITER_TEXT) {
+		ns_task_key_csv(&t->flow, key, c->fp);
+		fprintf(c->fp, "  %s=%" PRIu64 " error<=%" PRIu64 "\n",
+		    ns_sketch_kind_name(kind), value, err);
+	} else {
+		ns_output_sketch_jsonl(c->fp, t->cfg->name, &t->flow,
+		    c->period_start, ns_sketch_kind_name(kind), key, value, err);
+	}
+}
+
+static int
+write_sketch_kind(struct sketch_file *c, const struct ns_engine *e,
+    uint64_t g, unsigned k, enum ns_sketch_kind kind, const char *dir)
+{
+	char tmp[4096], final[4096], name[64];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s.%s", ns_sketch_kind_name(kind),
+	    flows_ext(c->cw->type));
+	if ((rc = path_join(final, sizeof(final), dir, name)) != 0)
+		return rc;
+	snprintf(name, sizeof(name), ".%s.%s.tmp", ns_sketch_kind_name(kind),
+	    flows_ext(c->cw->type));
+	if ((rc = path_join(tmp, sizeof(tmp), dir, name)) != 0)
+		return rc;
+	if ((c->fp = fopen(tmp, "w")) == NULL)
+		return -errno;
+	if (c->cw->type == NS_CONFIG_WRITER_CSV)
+		ns_output_sketch_csv_header(c->fp, &e->sketches[k].flow);
+	if ((rc = ns_snapshot_sketch(e, g, k, kind, sketch_line, c)) < 0) {
+		fclose(c->fp);
+		unlink(tmp);
+		return rc;
+	}
+	return commit_file(c->fp, tmp, final);
+}
+
+int
+ns_file_write_sketch(const struct ns_config_writer *cw,
+    const struct ns_engine *e, uint64_t g, uint64_t period_start, int final)
+{
+	struct sketch_file c = { cw, NULL, period_start };
+	char dir[4096], stamp[32];
+	enum ns_sketch_kind kind, last;
+	unsigned k;
+	int n, rc = 0;
+
+	(void)final;
+	for (k = 0; k < e->nsketches && rc == 0; k++) {
+		const struct ns_sketch_task *t = &e->sketches[k];
+
+		n = snprintf(dir, sizeof(dir), "%s/%s/%s", cw->root_path,
+		    dir_stamp(period_start, stamp, sizeof(stamp)), t->cfg->name);
+		rc = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG :
+		    mkdirs(dir);
+		kind = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_COUNT;
+		last = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE;
+		for (; rc == 0 && kind <= last; kind++)
+			rc = write_sketch_kind(&c, e, g, k, kind, dir);
+		if (rc != 0)
+			log_warnx("%s writer: %s: %s",
+			    ns_config_writer_type_name(cw->type), dir,
+			    strerror(-rc));
+	}
+	return rc;
+}
+
 int
 ns_file_write_exact(const struct ns_config_writer *cw,
     const struct ns_engine *e, uint64_t g, uint64_t period_start, int final)

@@ -19,4 +19,9 @@ int	 ns_file_write_exact(const struct ns_config_writer *,
 	    const struct ns_engine *, uint64_t g, uint64_t period_start,
 	    int final);
 
+/* The same for every sketch task: count.*, size.* or spread.* files. */
+int	 ns_file_write_sketch(const struct ns_config_writer *,
+	    const struct ns_engine *, uint64_t g, uint64_t period_start,
+	    int final);
+
 #endif /* NS_FILE_H */

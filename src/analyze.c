@@ -31,8 +31,49 @@ struct analyze_sink {
 	FILE *flows;			/* stdout */
 	FILE *summary;			/* stdout, or stderr under --flows */
 	int csv_header_done[NS_CONFIG_MAX_TASKS];
+	int sketch_header_done[NS_CONFIG_MAX_TASKS];
 	uint64_t period_start;
 };
+
+static void
+sink_sketch_one(void *arg, const struct ns_sketch_task *t,
+    enum ns_sketch_kind kind, const uint8_t *key, uint64_t value,
+    uint64_t err)
+{
+	struct analyze_sink *s = arg;
+
+	if (s->o->heavy == NS_FLOWS_CSV)
+		ns_output_sketch_csv(s->flows, t->cfg->name, &t->flow,
+		    s->period_start, ns_sketch_kind_name(kind), key, value, err);
+	else
+		ns_output_sketch_jsonl(s->flows, t->cfg->name, &t->flow,
+		    s->period_start, ns_sketch_kind_name(kind), key, value, err);
+}
+
+/* Heavy hitters by count and size, or spreaders, of every sketch task. */
+static int
+sink_sketches(struct analyze_sink *s, const struct ns_engine *e, uint64_t g)
+{
+	enum ns_sketch_kind kind;
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < e->nsketches; k++) {
+		const struct ns_sketch_task *t = &e->sketches[k];
+
+		if (s->o->heavy == NS_FLOWS_CSV && !s->sketch_header_done[k]) {
+			ns_output_sketch_csv_header(s->flows, &t->flow);
+			s->sketch_header_done[k] = 1;
+		}
+		for (kind = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_COUNT;
+		    kind <= (t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE);
+		    kind++)
+			if ((rc = ns_snapshot_sketch(e, g, k, kind,
+			    sink_sketch_one, s)) < 0)
+				return rc;
+	}
+	return 0;
+}
 
 static void
 sink_flow(void *arg, const struct ns_task *t, const struct ns_flow *f)
@@ -50,15 +91,24 @@ static int
 sink_writers(const struct ns_engine *e, uint64_t g, uint64_t period_start)
 {
 	const struct ns_config_exact *ex = &e->cfg->aggregator.exact;
+	const struct ns_config_sketch *sk = &e->cfg->aggregator.sketch;
 	unsigned i;
 	int rc;
 
-	for (i = 0; i < ex->nwriters; i++) {
+	for (i = 0; e->ntasks != 0 && i < ex->nwriters; i++) {
 		const struct ns_config_writer *w = &ex->writers[i];
 
 		if (!w->enabled || !ns_analyze_writer_supported(w))
 			continue;
 		if ((rc = ns_file_write_exact(w, e, g, period_start, 1)) != 0)
+			return rc;
+	}
+	for (i = 0; e->nsketches != 0 && i < sk->nwriters; i++) {
+		const struct ns_config_writer *w = &sk->writers[i];
+
+		if (!w->enabled || !ns_analyze_writer_supported(w))
+			continue;
+		if ((rc = ns_file_write_sketch(w, e, g, period_start, 1)) != 0)
 			return rc;
 	}
 	return 0;
@@ -81,9 +131,11 @@ sink_period(void *arg, const struct ns_engine *e, uint64_t g,
 
 	if ((rc = sink_writers(e, g, period_start)) != 0)
 		return rc;
-	if (s->o->flows == NS_FLOWS_NONE)
-		return 0;
 	s->period_start = period_start;
+	if (s->o->heavy != NS_FLOWS_NONE && (rc = sink_sketches(s, e, g)) != 0)
+		return rc;
+	if (s->o->flows == NS_FLOWS_NONE)
+		return ferror(s->flows) ? -EIO : 0;
 	for (t = 0; t < e->ntasks; t++) {
 		if (s->o->flows == NS_FLOWS_CSV && !s->csv_header_done[t]) {
 			ns_output_flow_csv_header(s->flows, &e->tasks[t]);
@@ -132,6 +184,13 @@ totals_collect(const struct ns_engine *e, struct ns_analyze_totals *t)
 	t->packets += t->parsed;
 	t->bytes += t->parsed_bytes;
 	t->reason[NS_PARSE_OK] = t->parsed;
+	t->nsketches = e->nsketches;
+	for (k = 0; k < e->nsketches; k++) {
+		t->sketch_name[k] = e->sketches[k].cfg->name;
+		t->sketch_kind[k] = e->sketches[k].spread ? "super-spreaders" :
+		    "heavy hitters";
+		t->sketch_bytes[k] = e->sketches[k].region_size * e->nworkers;
+	}
 	for (k = 0; k < e->ntasks; k++) {
 		t->task_name[k] = e->tasks[k].name;
 		t->task_max_flows[k] = e->tasks[k].max_flows;
@@ -185,6 +244,7 @@ static void
 warn_writers(const struct ns_config *cfg)
 {
 	const struct ns_config_exact *ex = &cfg->aggregator.exact;
+	const struct ns_config_sketch *sk = &cfg->aggregator.sketch;
 	unsigned i;
 
 	for (i = 0; i < ex->nwriters; i++)
@@ -192,6 +252,11 @@ warn_writers(const struct ns_config *cfg)
 		    !ns_analyze_writer_supported(&ex->writers[i]))
 			log_info("%s writer: not used by analyze (files only)",
 			    ns_config_writer_type_name(ex->writers[i].type));
+	for (i = 0; i < sk->nwriters; i++)
+		if (sk->writers[i].enabled &&
+		    !ns_analyze_writer_supported(&sk->writers[i]))
+			log_info("%s writer: not used by analyze (files only)",
+			    ns_config_writer_type_name(sk->writers[i].type));
 }
 
 /* Every file must open before anything runs. */
@@ -240,7 +305,8 @@ ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
 	struct ns_engine e;
 	struct ns_capture_files files = { o->files, o->nfiles, o->progress };
 	struct analyze_sink as = { .o = o, .flows = out,
-	    .summary = o->flows != NS_FLOWS_NONE ? stderr : out };
+	    .summary = o->flows != NS_FLOWS_NONE ||
+	    o->heavy != NS_FLOWS_NONE ? stderr : out };
 	struct ns_sink sink = { sink_period, sink_end, &as };
 	char err[512];
 	int rc;
@@ -317,6 +383,9 @@ print_table(FILE *out, const struct ns_analyze_totals *t)
 		    t->task[k].packets, t->task[k].bytes, t->task[k].flows,
 		    t->task[k].table_full, t->task_bytes_per_flow[k],
 		    t->task_max_flows[k]);
+	for (unsigned k = 0; k < t->nsketches; k++)
+		fprintf(out, "sketch %s: %s, memory %" PRIu64 " bytes\n",
+		    t->sketch_name[k], t->sketch_kind[k], t->sketch_bytes[k]);
 	if (t->shm_bytes != 0)
 		fprintf(out, "%-24s %15" PRIu64 "\n", "shared memory bytes",
 		    t->shm_bytes);
@@ -353,6 +422,11 @@ print_json(FILE *out, const struct ns_analyze_totals *t)
 		    t->task[k].packets, t->task[k].bytes, t->task[k].flows,
 		    t->task[k].table_full, t->task_max_flows[k],
 		    t->task_bytes_per_flow[k]);
+	fprintf(out, "],\"sketches\":[");
+	for (unsigned k = 0; k < t->nsketches; k++)
+		fprintf(out, "%s{\"name\":\"%s\",\"kind\":\"%s\","
+		    "\"memory_bytes\":%" PRIu64 "}", k ? "," : "",
+		    t->sketch_name[k], t->sketch_kind[k], t->sketch_bytes[k]);
 	fprintf(out, "],\"shm_bytes\":%" PRIu64 "}\n", t->shm_bytes);
 }
 

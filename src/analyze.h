@@ -21,6 +21,7 @@ struct ns_analyze_opts {
 	int nfiles;
 	enum ns_summary_fmt summary;
 	enum ns_flow_fmt flows;		/* per-period flows on stdout */
+	enum ns_flow_fmt heavy;		/* per-period sketch reports */
 	int progress;		/* show progress on stderr (a terminal) */
 };
 
@@ -42,6 +43,11 @@ struct ns_analyze_totals {
 	const char *task_name[NS_CONFIG_MAX_TASKS];
 	uint64_t task_max_flows[NS_CONFIG_MAX_TASKS];
 	double task_bytes_per_flow[NS_CONFIG_MAX_TASKS];
+	/* per sketch task: its memory, every worker's region */
+	unsigned nsketches;
+	const char *sketch_name[NS_CONFIG_MAX_TASKS];
+	const char *sketch_kind[NS_CONFIG_MAX_TASKS];
+	uint64_t sketch_bytes[NS_CONFIG_MAX_TASKS];
 	uint64_t shm_bytes;
 };
 

@@ -23,6 +23,57 @@ stats_inputs_size(const struct ns_engine *e)
 	return e->ninputs * sizeof(struct ns_input_state);
 }
 
+/* Sketch task k's parameters from its configuration. */
+static int
+sketch_init(struct ns_engine *e, struct ns_sketch_task *k,
+    const struct ns_config_sketch_task *ct, char *err, size_t errlen)
+{
+	struct ns_sketch_params *p = &k->params;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	k->cfg = ct;
+	k->spread = ct->skt_type == NS_CONFIG_SKETCH_SUPER_SPREADERS;
+	if ((rc = ns_task_init_fields(&k->flow, ct->name, &ct->flow_fields,
+	    err, errlen)) != 0 ||
+	    (k->spread && (rc = ns_task_init_fields(&k->elem, ct->name,
+	    &ct->element_fields, err, errlen)) != 0))
+		return rc;
+	/* The configured width is the task's: its workers share it. */
+	p->width = ct->width / e->nworkers ? ct->width / e->nworkers : 1;
+	p->depth = ct->depth;
+	/* Candidates per region: more than are reported, so that a heavy
+	 * key is rarely evicted before it shows. */
+	p->top_k = ct->top_k * 2 > 2048 ? ct->top_k * 2 : 2048;
+	p->m = ct->m;
+	p->key_size = k->flow.key_size;
+	p->flags = k->flow.full_tuple ? NS_SKETCH_F_PARTITIONED : 0;
+	p->seed = ct->seed;
+	k->region_size = k->spread ? ns_spread_shm_size(p) : ns_hh_shm_size(p);
+	k->cells = k->spread ? ns_spread_cells_per_update(p) :
+	    ns_hh_cells_per_update(p);
+	if (k->region_size == 0) {
+		snprintf(err, errlen, "sketch task %s: no sketch of depth %u "
+		    "(1 to %u), width %u, m %u (%u to %u)", ct->name, p->depth,
+		    NS_SKETCH_DEPTH_MAX, p->width, p->m, NS_SPREAD_M_MIN,
+		    NS_SPREAD_M_MAX);
+		return -EINVAL;
+	}
+	k->region_size = NS_ALIGN_UP(k->region_size, NS_CACHELINE);
+	return 0;
+}
+
+static uint64_t
+sketches_gen_size(const struct ns_engine *e)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 0; k < e->nsketches; k++)
+		n += e->sketches[k].region_size * e->nworkers;
+	return n;
+}
+
 static uint64_t
 stats_size(const struct ns_engine *e)
 {
@@ -51,6 +102,14 @@ config_hash(const struct ns_engine *e)
 		h = ns_seg_hash(h, k->name, strlen(k->name));
 		h = ns_seg_hash(h, &k->fields, sizeof(k->fields));
 		h = ns_seg_hash(h, &k->max_flows, sizeof(k->max_flows));
+	}
+	for (t = 0; t < e->nsketches; t++) {
+		const struct ns_sketch_task *k = &e->sketches[t];
+
+		h = ns_seg_hash(h, k->flow.name, strlen(k->flow.name));
+		h = ns_seg_hash(h, &k->flow.fields, sizeof(k->flow.fields));
+		h = ns_seg_hash(h, &k->elem.fields, sizeof(k->elem.fields));
+		h = ns_seg_hash(h, &k->params, sizeof(k->params));
 	}
 	return h;
 }
@@ -100,14 +159,21 @@ ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
 	    agg->size_of_packet_channel;
 	if (agg->types & NS_CONFIG_AGG_EXACT)
 		e->ntasks = agg->exact.ntasks;
-	if (e->ntasks == 0) {
-		snprintf(err, errlen, "%s: no exact task to run "
-		    "(aggregator.exact.tasks)", cfg->source);
+	if (agg->types & NS_CONFIG_AGG_SKETCH)
+		e->nsketches = agg->sketch.ntasks;
+	if (e->ntasks == 0 && e->nsketches == 0) {
+		snprintf(err, errlen, "%s: no task to run "
+		    "(aggregator.exact.tasks, aggregator.sketch.tasks)",
+		    cfg->source);
 		return -EINVAL;
 	}
 	for (t = 0; t < e->ntasks; t++)
 		if ((rc = ns_task_init(&e->tasks[t], &agg->exact.tasks[t],
 		    err, errlen)) != 0)
+			return rc;
+	for (t = 0; t < e->nsketches; t++)
+		if ((rc = sketch_init(e, &e->sketches[t],
+		    &agg->sketch.tasks[t], err, errlen)) != 0)
 			return rc;
 	/* Supervisor-less children: capture per input, workers, exporter. */
 	e->nslots = ninputs + e->nworkers + 4;
@@ -115,6 +181,8 @@ ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
 	    e->ntasks * sizeof(struct ns_task_stats), NS_CACHELINE);
 	e->max_undo = (uint64_t)NS_ENGINE_BATCH * NS_TABLE_CELLS_PER_RECORD *
 	    e->ntasks + ns_engine_stats_cells(e) + 16;
+	for (t = 0; t < e->nsketches; t++)
+		e->max_undo += (uint64_t)NS_ENGINE_BATCH * e->sketches[t].cells;
 	return 0;
 }
 
@@ -135,9 +203,32 @@ engine_layout(struct ns_engine *e, struct ns_seg_layout *l)
 	    e->nworkers, gt);
 	ns_seg_layout_set(l, NS_SEG_GENS, e->table_bytes);
 	ns_seg_layout_set(l, NS_SEG_STATS, stats_size(e));
+	ns_seg_layout_set(l, NS_SEG_SKETCHES,
+	    NS_ENGINE_NGENS * sketches_gen_size(e) + NS_CACHELINE);
 	ns_seg_layout_finish(l);
 	e->layout_hash = l->hash;
 	e->shm_bytes = l->total;
+}
+
+static int
+sketches_shm_init(struct ns_engine *e)
+{
+	unsigned g, k, w;
+	int rc;
+
+	for (g = 0; g < NS_ENGINE_NGENS; g++)
+		for (k = 0; k < e->nsketches; k++)
+			for (w = 0; w < e->nworkers; w++) {
+				const struct ns_sketch_task *t = &e->sketches[k];
+				void *mem = ns_engine_sketch(e, g, k, w);
+
+				rc = t->spread ? ns_spread_shm_init(mem,
+				    &t->params) : ns_hh_shm_init(mem,
+				    &t->params);
+				if (rc != 0)
+					return rc;
+			}
+	return 0;
 }
 
 static int
@@ -158,7 +249,9 @@ engine_shm_init(struct ns_engine *e)
 		return rc;
 	/* A new segment is zero-filled: the statistics start at 0. */
 	off = ns_seg_section(&e->seg, NS_SEG_STATS, NULL);
-	return off == 0 ? -EINVAL : 0;
+	if (off == 0)
+		return -EINVAL;
+	return sketches_shm_init(e);
 }
 
 int
@@ -202,6 +295,37 @@ ns_engine_wstats(const struct ns_engine *e, unsigned w)
 
 	return (struct ns_worker_stats *)(stats + stats_inputs_size(e) +
 	    w * e->wstats_stride);
+}
+
+void *
+ns_engine_sketch(const struct ns_engine *e, uint64_t g, unsigned k,
+    unsigned w)
+{
+	char *base = ns_seg_ptr(&e->seg,
+	    ns_seg_section(&e->seg, NS_SEG_SKETCHES, NULL));
+	uint64_t off = (g % NS_ENGINE_NGENS) * sketches_gen_size(e);
+	unsigned i;
+
+	base = (char *)NS_ALIGN_UP((uintptr_t)base, NS_CACHELINE);
+	for (i = 0; i < k; i++)
+		off += e->sketches[i].region_size * e->nworkers;
+	return base + off + w * e->sketches[k].region_size;
+}
+
+void
+ns_engine_sketch_clear(const struct ns_engine *e, uint64_t g)
+{
+	unsigned k, w;
+
+	for (k = 0; k < e->nsketches; k++)
+		for (w = 0; w < e->nworkers; w++) {
+			void *mem = ns_engine_sketch(e, g, k, w);
+
+			if (e->sketches[k].spread)
+				ns_spread_clear(mem);
+			else
+				ns_hh_clear(mem);
+		}
 }
 
 struct ns_ring *

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "parse.h"
 #include "segment.h"
+#include "sketch.h"
 #include "task.h"
 
 #define NS_ENGINE_NGENS		2	/* live + standby */
@@ -64,12 +65,22 @@ struct ns_worker_stats {
 	uint64_t	bytes;
 	uint64_t	ipv4, ipv6;
 	uint64_t	first_ns, last_ns;
-	uint64_t	restarts;	/* set by the supervisor */
-	uint64_t	spare;
+	uint64_t	spare[2];
 	uint64_t	reason_frames[NS_PARSE_NREASONS];
 	uint64_t	reason_bytes[NS_PARSE_NREASONS];
 	uint64_t	proto[256];
 	struct ns_task_stats task[];
+};
+
+/* A sketch task: its keys and the parameters of each worker's region. */
+struct ns_sketch_task {
+	const struct ns_config_sketch_task *cfg;
+	struct ns_task	 flow;		/* key of flow_fields */
+	struct ns_task	 elem;		/* key of element_fields (spread) */
+	struct ns_sketch_params params;
+	uint64_t	 region_size;	/* per worker and generation */
+	unsigned	 cells;		/* journaled cells per update */
+	int		 spread;	/* skt_type 1 */
 };
 
 struct ns_engine {
@@ -77,6 +88,8 @@ struct ns_engine {
 	struct ns_seg	 seg;
 	struct ns_task	 tasks[NS_CONFIG_MAX_TASKS];
 	unsigned	 ntasks;
+	struct ns_sketch_task sketches[NS_CONFIG_MAX_TASKS];
+	unsigned	 nsketches;
 	unsigned	 nworkers;
 	unsigned	 ninputs;
 	unsigned	 nslots;	/* process slots */
@@ -107,6 +120,13 @@ ns_engine_pick(const struct ns_engine *e, uint64_t hash)
 {
 	return (unsigned)(((uint64_t)(uint32_t)hash * e->nworkers) >> 32);
 }
+
+/* Sketch task k's region of worker w in generation g. */
+void	*ns_engine_sketch(const struct ns_engine *, uint64_t g, unsigned k,
+	    unsigned w);
+/* Every sketch region of generation g: back to empty (no writer, no
+ * reader). */
+void	 ns_engine_sketch_clear(const struct ns_engine *, uint64_t g);
 
 /* Capacity of one worker's shard of task t. */
 uint64_t ns_engine_shard_flows(const struct ns_engine *, unsigned t);

@@ -51,11 +51,17 @@ exp_wait_closed(struct ns_engine *e, uint64_t g)
 	}
 }
 
+/*
+ * A generation holds a period if a packet opened it: every one does but
+ * generation 0 of an input without packets, whose start was never set.
+ */
 static int
-exp_has_flows(const struct ns_engine *e, uint64_t g)
+exp_has_period(const struct ns_engine *e, uint64_t g)
 {
 	unsigned t, w;
 
+	if (ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns) != 0)
+		return 1;
 	for (t = 0; t < e->ntasks; t++)
 		for (w = 0; w < e->nworkers; w++)
 			if (ns_table_count(ns_gen_shard(&e->seg, g, t, w)) > 0)
@@ -75,7 +81,7 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 	for (;; g++) {
 		exp_wait_closed(e, g);
 		info = ns_gen_info(&e->seg, g);
-		if (exp_has_flows(e, g) && (rc = sink->period(sink->arg, e, g,
+		if (exp_has_period(e, g) && (rc = sink->period(sink->arg, e, g,
 		    ns_load_relaxed(&info->period_start_ns))) != 0) {
 			log_warnx("period %" PRIu64 ": %s", g, strerror(-rc));
 			exit(NS_EXIT_NORESPAWN);
@@ -86,6 +92,9 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 		if (next_start == NS_ENGINE_END)
 			break;		/* nothing will use it again */
 		ns_slot_synchronize(&e->seg, 0);
+		/* Published with the tables by ns_gen_clear's release of
+		 * STANDBY. */
+		ns_engine_sketch_clear(e, g);
 		if ((rc = ns_gen_clear(&e->seg, g)) != 0)
 			fatalx("generation %" PRIu64 ": cannot clear (%s)", g,
 			    strerror(-rc));

@@ -22,12 +22,14 @@ usage(int code)
 
 	fprintf(fp,
 	    "usage: netspectra analyze [-c CONFIG] [--flows jsonl|csv]\n"
+	    "                          [--heavy-hitters jsonl|csv]\n"
 	    "                          [--summary table|json] FILE...\n"
 	    "       netspectra dump FILE\n"
 	    "       netspectra version\n"
 	    "\n"
 	    "  analyze  aggregate pcap/pcapng files with the configured exact tasks;\n"
-	    "           print every period's flows (--flows) and a summary\n"
+	    "           print every period's flows (--flows), heavy hitters and\n"
+	    "           spreaders of the sketch tasks (--heavy-hitters), a summary\n"
 	    "  dump     print one tab-separated line per IP packet: frame, src, dst,\n"
 	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n");
 	exit(code);
@@ -67,6 +69,7 @@ cmd_analyze(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "summary", required_argument, NULL, 'S' },
 		{ "flows", required_argument, NULL, 'F' },
+		{ "heavy-hitters", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -95,6 +98,14 @@ cmd_analyze(int argc, char **argv)
 				o.flows = NS_FLOWS_CSV;
 			else
 				fatalx("--flows: expected jsonl or csv, got \"%s\"", optarg);
+			break;
+		case 'H':
+			if (strcmp(optarg, "jsonl") == 0)
+				o.heavy = NS_FLOWS_JSONL;
+			else if (strcmp(optarg, "csv") == 0)
+				o.heavy = NS_FLOWS_CSV;
+			else
+				fatalx("--heavy-hitters: expected jsonl or csv, got \"%s\"", optarg);
 			break;
 		case 'h':
 			usage(0);

@@ -56,3 +56,39 @@ ns_output_flow_csv(FILE *fp, const struct ns_task *t, uint64_t period_start,
 	    ns_time_format(f->last_ns, b, sizeof(b)),
 	    ns_tcpflags_format(f->tcp_flags, fl, sizeof(fl)));
 }
+
+void
+ns_output_sketch_jsonl(FILE *fp, const char *task, const struct ns_task *flow,
+    uint64_t period_start, const char *type, const uint8_t *key,
+    uint64_t value, uint64_t err)
+{
+	char p[NS_TIME_STRLEN];
+
+	fprintf(fp, "{\"task\":\"%s\",\"period_start\":\"%s\",\"type\":\"%s\","
+	    "\"flow\":{", task, ns_time_format(period_start, p, sizeof(p)),
+	    type);
+	ns_task_key_json(flow, key, fp);
+	fprintf(fp, "},\"value\":%" PRIu64 ",\"error\":%" PRIu64 "}\n",
+	    value, err);
+}
+
+void
+ns_output_sketch_csv_header(FILE *fp, const struct ns_task *flow)
+{
+	fputs("task,period_start,type,", fp);
+	ns_task_key_csv_header(flow, fp);
+	fputs(",value,error\n", fp);
+}
+
+void
+ns_output_sketch_csv(FILE *fp, const char *task, const struct ns_task *flow,
+    uint64_t period_start, const char *type, const uint8_t *key,
+    uint64_t value, uint64_t err)
+{
+	char p[NS_TIME_STRLEN];
+
+	fprintf(fp, "%s,%s,%s,", task,
+	    ns_time_format(period_start, p, sizeof(p)), type);
+	ns_task_key_csv(flow, key, fp);
+	fprintf(fp, ",%" PRIu64 ",%" PRIu64 "\n", value, err);
+}

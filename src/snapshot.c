@@ -105,3 +105,54 @@ ns_snapshot_task(const struct ns_engine *e, uint64_t g, unsigned t,
 			fn(arg, task, &f);
 	return 0;
 }
+
+/* ---- sketches ---------------------------------------------------------- */
+
+struct sketch_cb {
+	const struct ns_sketch_task *t;
+	enum ns_sketch_kind kind;
+	ns_snapshot_sketch_fn fn;
+	void *arg;
+	uint64_t left;			/* top_k still to report */
+};
+
+static void
+sketch_one(void *arg, const uint8_t *key, uint64_t value, uint64_t err)
+{
+	struct sketch_cb *c = arg;
+
+	if (c->left == 0)
+		return;
+	c->left--;
+	c->fn(c->arg, c->t, c->kind, key, value, err);
+}
+
+const char *
+ns_sketch_kind_name(enum ns_sketch_kind kind)
+{
+	static const char *const names[] = { "count", "size", "spread" };
+
+	return names[kind];
+}
+
+int
+ns_snapshot_sketch(const struct ns_engine *e, uint64_t g, unsigned k,
+    enum ns_sketch_kind kind, ns_snapshot_sketch_fn fn, void *arg)
+{
+	const struct ns_sketch_task *t = &e->sketches[k];
+	const void *regions[256];
+	struct sketch_cb c = { t, kind, fn, arg, t->cfg->top_k };
+	unsigned w;
+
+	if (e->nworkers > sizeof(regions) / sizeof(regions[0]))
+		return -E2BIG;
+	for (w = 0; w < e->nworkers; w++)
+		regions[w] = ns_engine_sketch(e, g, k, w);
+	if (kind == NS_SKETCH_SPREAD)
+		return ns_spread_query(regions, e->nworkers,
+		    t->cfg->count_threshold, sketch_one, &c);
+	return ns_hh_query(regions, e->nworkers,
+	    kind == NS_SKETCH_SIZE ? NS_HH_BY_BYTES : 0,
+	    kind == NS_SKETCH_SIZE ? t->cfg->size_threshold :
+	    t->cfg->count_threshold, sketch_one, &c);
+}

@@ -23,4 +23,23 @@ int	 ns_snapshot_task(const struct ns_engine *, uint64_t g, unsigned t,
 /* Flows of task t in generation g, before merging. */
 uint64_t ns_snapshot_count(const struct ns_engine *, uint64_t g, unsigned t);
 
+/* What a sketch snapshot reports. */
+enum ns_sketch_kind { NS_SKETCH_COUNT = 0, NS_SKETCH_SIZE, NS_SKETCH_SPREAD };
+
+typedef void (*ns_snapshot_sketch_fn)(void *arg,
+    const struct ns_sketch_task *, enum ns_sketch_kind, const uint8_t *key,
+    uint64_t value, uint64_t err_bound);
+
+/* "count", "size", "spread". */
+const char *ns_sketch_kind_name(enum ns_sketch_kind);
+
+/*
+ * Keys of sketch task k in generation g, merged over the workers: those
+ * at or above the task's threshold for kind (count_threshold,
+ * size_threshold; count_threshold for spread), largest first, at most
+ * top_k.  Returns the number reported, or -errno.
+ */
+int	 ns_snapshot_sketch(const struct ns_engine *, uint64_t g, unsigned k,
+	    enum ns_sketch_kind, ns_snapshot_sketch_fn fn, void *arg);
+
 #endif /* NS_SNAPSHOT_H */

@@ -41,12 +41,21 @@ int
 ns_task_init(struct ns_task *t, const struct ns_config_exact_task *ct,
     char *err, size_t errlen)
 {
+	int rc = ns_task_init_fields(t, ct->name, &ct->key_fields, err, errlen);
+
+	t->max_flows = ct->max_flows;
+	return rc;
+}
+
+int
+ns_task_init_fields(struct ns_task *t, const char *name,
+    const struct ns_config_fields *fields, char *err, size_t errlen)
+{
 	unsigned i, has_addr = 0, has_ver = 0, tuple = 0;
 
 	memset(t, 0, sizeof(*t));
-	t->name = ct->name;
-	t->fields = ct->key_fields;
-	t->max_flows = ct->max_flows;
+	t->name = name;
+	t->fields = *fields;
 	for (i = 0; i < t->fields.n; i++) {
 		enum ns_config_field f = t->fields.f[i].field;
 

@@ -30,6 +30,9 @@ struct ns_task {
 /* 0, or -EINVAL (with a message in err) when the key cannot be held. */
 int	 ns_task_init(struct ns_task *, const struct ns_config_exact_task *,
 	    char *err, size_t errlen);
+/* The same for a key of any field list (sketch flow/element fields). */
+int	 ns_task_init_fields(struct ns_task *, const char *name,
+	    const struct ns_config_fields *, char *err, size_t errlen);
 /* Build the key of rec into key (ns_task.key_size bytes); its hash. */
 uint64_t ns_task_key(const struct ns_task *, const struct ns_record *rec,
 	    uint8_t *key);

@@ -48,13 +48,19 @@ struct worker {
 	uint8_t			*parked;	/* ring waits at a marker */
 	uint64_t		 gen;
 	struct ns_table		*shard[NS_CONFIG_MAX_TASKS];
+	void			*sketch[NS_CONFIG_MAX_TASKS];
 	struct ns_worker_stats	*st;		/* shared, journaled */
 	struct ns_worker_stats	*acc;		/* this batch's deltas */
 	uint64_t		 ncells;
-	/* Keys and hashes of a batch, [record][task], made before applying
-	 * it so that the table entries can be prefetched. */
+	/* Keys and hashes of a batch, made before applying it so that the
+	 * table entries can be prefetched: per record nslots keys (exact
+	 * tasks, then sketch flow keys) and as many hashes, then one
+	 * element hash per sketch task. */
 	uint8_t			*keys;
 	uint64_t		*hashes;
+	unsigned		 nslots;
+	int			 same_key[NS_CONFIG_MAX_TASKS]; /* exact task
+					 * with the sketch's flow key, or -1 */
 };
 
 static volatile sig_atomic_t wk_stop;
@@ -74,6 +80,8 @@ wk_set_gen(struct worker *wk, uint64_t g)
 	wk->gen = g;
 	for (t = 0; t < wk->e->ntasks; t++)
 		wk->shard[t] = ns_gen_shard(&wk->e->seg, g, t, wk->w);
+	for (t = 0; t < wk->e->nsketches; t++)
+		wk->sketch[t] = ns_engine_sketch(wk->e, g, t, wk->w);
 }
 
 /* ---- statistics ------------------------------------------------------- */
@@ -110,20 +118,53 @@ wk_acc_flush(struct worker *wk)
 
 /* ---- applying records ------------------------------------------------- */
 
-/* Keys and hashes of records [0, n). */
+/*
+ * Keys and hashes of records [0, n): per record, one key slot per exact
+ * task, then per sketch task its flow key and the hash of its element.  A
+ * sketch whose flow fields are an exact task's key reuses that key.
+ */
 static void
 wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 {
-	unsigned i, t, nt = wk->e->ntasks;
+	const struct ns_engine *e = wk->e;
+	unsigned i, t, k, nt = e->ntasks, ns = wk->nslots;
+	uint8_t elem[NS_TABLE_KEY_MAX];
 
-	for (i = 0; i < n && recs[i].kind != NS_REC_PERIOD; i++) {
+	for (i = 0; i < n; i++) {
+		uint8_t *keys = wk->keys + (size_t)i * ns * NS_TABLE_KEY_MAX;
+		uint64_t *hashes = wk->hashes + (size_t)i * (ns + e->nsketches);
+
 		if (recs[i].kind != NS_REC_PACKET)
 			continue;
 		for (t = 0; t < nt; t++)
-			wk->hashes[(size_t)i * nt + t] = ns_task_key(
-			    &wk->e->tasks[t], &recs[i],
-			    wk->keys + ((size_t)i * nt + t) * NS_TABLE_KEY_MAX);
+			hashes[t] = ns_task_key(&e->tasks[t], &recs[i],
+			    keys + t * NS_TABLE_KEY_MAX);
+		for (k = 0; k < e->nsketches; k++) {
+			const struct ns_sketch_task *st = &e->sketches[k];
+
+			if (wk->same_key[k] >= 0)
+				hashes[nt + k] = hashes[wk->same_key[k]];
+			else
+				hashes[nt + k] = ns_task_key(&st->flow,
+				    &recs[i], keys + (nt + k) * NS_TABLE_KEY_MAX);
+			if (st->spread)
+				hashes[ns + k] = ns_task_key(&st->elem,
+				    &recs[i], elem);
+		}
 	}
+}
+
+/* The key slot of task or sketch slot s of record i. */
+static const uint8_t *
+wk_key(const struct worker *wk, unsigned i, unsigned s)
+{
+	return wk->keys + ((size_t)i * wk->nslots + s) * NS_TABLE_KEY_MAX;
+}
+
+static uint64_t
+wk_hash(const struct worker *wk, unsigned i, unsigned s)
+{
+	return wk->hashes[(size_t)i * (wk->nslots + wk->e->nsketches) + s];
 }
 
 /*
@@ -139,7 +180,13 @@ wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 	if (recs[i].kind != NS_REC_PACKET)
 		return;
 	for (t = 0; t < nt; t++)
-		ns_table_prefetch(wk->shard[t], wk->hashes[(size_t)i * nt + t]);
+		ns_table_prefetch(wk->shard[t], wk_hash(wk, i, t));
+	for (t = 0; t < wk->e->nsketches; t++) {
+		if (wk->e->sketches[t].spread)
+			ns_spread_prefetch(wk->sketch[t], wk_hash(wk, i, nt + t));
+		else
+			ns_hh_prefetch(wk->sketch[t], wk_hash(wk, i, nt + t));
+	}
 }
 
 static void
@@ -161,10 +208,8 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	if (r->ts_ns > a->last_ns)
 		a->last_ns = r->ts_ns;
 	for (t = 0; t < nt; t++) {
-		rc = ns_table_add(wk->shard[t], &wk->jc,
-		    wk->hashes[(size_t)i * nt + t],
-		    wk->keys + ((size_t)i * nt + t) * NS_TABLE_KEY_MAX,
-		    r->ts_ns, r->wire_len, r->tcp_flags);
+		rc = ns_table_add(wk->shard[t], &wk->jc, wk_hash(wk, i, t),
+		    wk_key(wk, i, t), r->ts_ns, r->wire_len, r->tcp_flags);
 		if (rc == -ENOSPC) {
 			a->task[t].table_full++;
 			continue;
@@ -175,11 +220,32 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	}
 }
 
+/* Every sketch task's update for record i. */
+static void
+wk_sketches(struct worker *wk, const struct ns_record *r, unsigned i)
+{
+	unsigned k, nt = wk->e->ntasks;
+
+	for (k = 0; k < wk->e->nsketches; k++) {
+		unsigned s = wk->same_key[k] >= 0 ? (unsigned)wk->same_key[k] :
+		    nt + k;
+
+		if (wk->e->sketches[k].spread)
+			ns_spread_update(wk->sketch[k], &wk->jc, wk_key(wk, i, s),
+			    wk_hash(wk, i, nt + k), wk_hash(wk, i, wk->nslots + k));
+		else
+			ns_hh_update(wk->sketch[k], &wk->jc, wk_key(wk, i, s),
+			    wk_hash(wk, i, nt + k), r->wire_len);
+	}
+}
+
 static void
 wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
 {
 	if (r->kind == NS_REC_PACKET) {
 		wk_packet(wk, r, i);
+		if (wk->e->nsketches != 0)
+			wk_sketches(wk, r, i);
 	} else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
 		wk->acc->reason_frames[r->proto]++;
 		wk->acc->reason_bytes[r->proto] += r->wire_len;
@@ -308,6 +374,35 @@ wk_idle(unsigned *spins)
 	(*spins)++;
 }
 
+static int
+same_fields(const struct ns_task *a, const struct ns_task *b)
+{
+	unsigned i;
+
+	if (a->fields.n != b->fields.n || a->key_size != b->key_size)
+		return 0;
+	for (i = 0; i < a->fields.n; i++)
+		if (a->fields.f[i].field != b->fields.f[i].field ||
+		    a->fields.f[i].v4len != b->fields.f[i].v4len ||
+		    a->fields.f[i].v6len != b->fields.f[i].v6len)
+			return 0;
+	return 1;
+}
+
+static void
+wk_same_keys(struct worker *wk)
+{
+	const struct ns_engine *e = wk->e;
+	unsigned k, t;
+
+	for (k = 0; k < e->nsketches; k++) {
+		wk->same_key[k] = -1;
+		for (t = 0; t < e->ntasks && wk->same_key[k] < 0; t++)
+			if (same_fields(&e->tasks[t], &e->sketches[k].flow))
+				wk->same_key[k] = (int)t;
+	}
+}
+
 static void
 wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 {
@@ -323,8 +418,12 @@ wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 	wk->acc = calloc(1, e->wstats_stride);
 	wk->cons = calloc(e->ninputs, sizeof(*wk->cons));
 	wk->parked = calloc(e->ninputs, 1);
-	wk->keys = malloc((size_t)NS_ENGINE_BATCH * e->ntasks * NS_TABLE_KEY_MAX);
-	wk->hashes = malloc((size_t)NS_ENGINE_BATCH * e->ntasks * 8);
+	wk->nslots = e->ntasks + e->nsketches;
+	wk->keys = malloc((size_t)NS_ENGINE_BATCH * wk->nslots *
+	    NS_TABLE_KEY_MAX);
+	wk->hashes = malloc((size_t)NS_ENGINE_BATCH *
+	    (wk->nslots + e->nsketches) * 8);
+	wk_same_keys(wk);
 	if (wk->acc == NULL || wk->cons == NULL || wk->parked == NULL ||
 	    wk->keys == NULL || wk->hashes == NULL)
 		fatal("calloc");

@@ -52,7 +52,7 @@ analyze_flows() {
 		return
 	fi
 	# shellcheck disable=SC2086 # $2 may list several files (no blanks)
-	"$NETSPECTRA" analyze -c "$1" --flows jsonl $2 >"$3" 2>"$3.err"
+	"$NETSPECTRA" analyze -c "$1" ${NS_ANALYZE_OUTPUT:---flows jsonl} $2 >"$3" 2>"$3.err"
 }
 
 # tshark_read FILE: read FILE with tshark once, into FILE.tsdump (the format
@@ -136,7 +136,8 @@ kill_run() {
 	_cfg=$1 _file=$2 _out=$3 _kills=$4 _spread=$5; shift 5
 	: >"$_out.kills"
 	# shellcheck disable=SC2086 # $_file may list several files (no blanks)
-	"$NETSPECTRA" analyze -c "$_cfg" --flows jsonl $_file >"$_out" 2>"$_out.err" &
+	# shellcheck disable=SC2086 # NS_ANALYZE_OUTPUT: what to print
+	"$NETSPECTRA" analyze -c "$_cfg" ${NS_ANALYZE_OUTPUT:---flows jsonl} $_file >"$_out" 2>"$_out.err" &
 	_apid=$!
 	ns_at_exit "kill -9 $_apid"
 	KILLED=0

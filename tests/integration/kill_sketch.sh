@@ -1,0 +1,56 @@
+#!/bin/sh
+# kill_sketch.sh -- sketch state is journaled like the exact counters: kill
+# -9 of workers at random moments leaves the heavy hitters (by count and
+# by size) and the super-spreaders of every period identical to an
+# undisturbed run's, and the exact flows with them.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/flows_lib.sh"
+need_flows
+need pgrep od
+[ "${NS_FLOWS_FAKE:-0}" = 1 ] && skip "no processes to kill in the stand-in"
+ns_tmpdir
+
+: "${NS_KILL_PACKETS:=4000000}" "${NS_KILL_COPIES:=4}"
+"$PCAPGEN" -o "$T/big.pcap" -n "$NS_KILL_PACKETS" -f 100000 -s 33 --snaplen 96 \
+	--scanners 4 --scan-fanout 1000 2>/dev/null || fail "pcapgen"
+input=$(for i in $(seq "$NS_KILL_COPIES"); do printf '%s ' "$T/big.pcap"; done)
+cat >"$T/kill.yaml" <<EOC
+prometheus: {enabled: false}
+aggregator:
+  period: 2s
+  num_workers: 2
+  exact:
+    tasks:
+      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 400000}
+  sketch:
+    tasks:
+      - {name: hh, skt_type: 0, flow_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol],
+         width: 8192, depth: 2, count_threshold: 200, size_threshold: 100000, top_k: 500, seed: 7}
+      - {name: hh_src, skt_type: 0, flow_fields: [SrcIP], width: 4096, depth: 3,
+         count_threshold: 1000, size_threshold: 500000, top_k: 200, seed: 8}
+      - {name: ss, skt_type: 1, flow_fields: [SrcIP], element_fields: [DstIP],
+         width: 1024, depth: 3, m: 128, count_threshold: 100, top_k: 50, seed: 9}
+EOC
+"$NETSPECTRAD" -t -c "$T/kill.yaml" >/dev/null 2>"$T/cfg.err" || fail "config: $(cat "$T/cfg.err")"
+NS_ANALYZE_OUTPUT="--flows jsonl --heavy-hitters jsonl"
+export NS_ANALYZE_OUTPUT
+
+t0=$(now_ms)
+analyze_flows "$T/kill.yaml" "$input" "$T/ref.jsonl" ||
+	fail "reference run: $(cat "$T/ref.jsonl.err")"
+ref_ms=$(( $(now_ms) - t0 ))
+sort "$T/ref.jsonl" >"$T/ref.sorted"
+for type in count size spread; do
+	n=$(grep -c "\"type\":\"$type\"" "$T/ref.sorted")
+	[ "$n" -gt 0 ] || fail "reference run reported no $type entries"
+done
+
+kill_run "$T/kill.yaml" "$input" "$T/kill.jsonl" 10 $(( ref_ms / 20 + 1 )) \
+	ns-worker-0 ns-worker-1
+[ "$KILLED" -ge 8 ] || fail "only $KILLED kills before analyze ended: raise NS_KILL_PACKETS"
+sort "$T/kill.jsonl" >"$T/kill.sorted"
+if ! cmp -s "$T/ref.sorted" "$T/kill.sorted"; then
+	diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
+	fail "output after $KILLED worker kills differs from the reference run"
+fi
+echo "ok: $KILLED worker kills ($(kill_tally "$T/kill.jsonl.kills")): $(grep -c '"type":"count"' "$T/ref.sorted") count, $(grep -c '"type":"size"' "$T/ref.sorted") size and $(grep -c '"type":"spread"' "$T/ref.sorted") spread entries and $(grep -vc '"type"' "$T/ref.sorted") flows identical to the undisturbed run"
