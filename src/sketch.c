@@ -11,6 +11,7 @@
 #include "sketch.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,9 +95,11 @@ ns_sketch_compat(const void *const *regions, unsigned nregions, uint64_t magic)
 	a = regions[0];
 	if (a->magic != magic)
 		return -EINVAL;
+	/* Everything but the writer's packet count must agree. */
 	for (i = 1; i < nregions; i++) {
 		b = regions[i];
-		if (b == NULL || memcmp(a, b, sizeof(*a)) != 0)
+		if (b == NULL || memcmp(a, b, offsetof(struct ns_sketch_hdr,
+		    packets)) != 0)
 			return -EINVAL;
 	}
 	return 0;

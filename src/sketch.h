@@ -45,17 +45,17 @@ struct ns_jctx;
 /*
  * Journaled cells one update stores, at most; the journal is sized from
  * it times the batch size (ns_journal_batch_limit).
- *   heavy hitters: a hit stores 2; a miss stores at most 2 per row
+ *   heavy hitters: the packet count, then: a hit stores 2; a miss at most 2 per row
  *     (conservative update of packets and bytes); an admission stores the
  *     evicted key's counts back into the rows (2 per row), the slot's
  *     state twice, its 4 counters and its key words.
  *   spread: per row one register cell, and, when the key takes the
  *     bucket over, the owner word twice and the key words.
- * 5-tuple key (38 bytes), depth 4: 19 (hh); SrcIP key (17 bytes), depth
+ * 5-tuple key (38 bytes), depth 4: 20 (hh); SrcIP key (17 bytes), depth
  * 3: 18 (spread).
  */
 #define NS_HH_CELLS_PER_UPDATE(depth, ks) \
-	(2u * (depth) + 6u + NS_SKETCH_KEY_WORDS(ks))
+	(2u * (depth) + 7u + NS_SKETCH_KEY_WORDS(ks))
 #define NS_SPREAD_CELLS_PER_UPDATE(depth, ks) \
 	((depth) * (3u + NS_SKETCH_KEY_WORDS(ks)))
 
@@ -165,8 +165,34 @@ struct ns_sketch_hdr {
 	uint64_t	off_bodies;	/* hh: candidate bodies */
 	uint64_t	off_rows;	/* Count-Min cells / spread buckets */
 	uint64_t	stride;		/* hh body / spread bucket bytes */
-	uint64_t	spare[2];
+	uint64_t	packets;	/* hh: updates so far (the writer's) */
+	uint64_t	spare;
 } __attribute__((aligned(64)));
+
+/* Key equality without a call (8-byte words, the last overlapping). */
+static inline int
+ns_sketch_key_equal(const void *a, const void *b, uint32_t n)
+{
+	const unsigned char *x = a, *y = b;
+	uint64_t u, v;
+	uint32_t i;
+
+	if (n < 8) {
+		for (i = 0; i < n; i++)
+			if (x[i] != y[i])
+				return 0;
+		return 1;
+	}
+	for (i = 0; i + 8 < n; i += 8) {
+		__builtin_memcpy(&u, x + i, 8);
+		__builtin_memcpy(&v, y + i, 8);
+		if (u != v)
+			return 0;
+	}
+	__builtin_memcpy(&u, x + n - 8, 8);
+	__builtin_memcpy(&v, y + n - 8, 8);
+	return u == v;
+}
 
 #define NS_SKETCH_MAGIC_HH	0x4e53534b48483031ULL	/* "NSSKHH01" */
 #define NS_SKETCH_MAGIC_SPREAD	0x4e53534b53503031ULL	/* "NSSKSP01" */

@@ -120,6 +120,20 @@ ns_hh_clear(void *mem)
 	struct ns_sketch_hdr *h = mem;
 
 	memset((char *)mem + h->off_lines, 0, h->size - h->off_lines);
+	h->packets = 0;
+}
+
+/*
+ * The least estimate worth a candidate slot: a key below a quarter of an
+ * even share of the region's packets per slot cannot be among the heaviest
+ * keys the slots are for, and letting it in would only evict another
+ * light key -- about fifteen journaled stores per packet of the light
+ * tail, for nothing.  Heavy keys pass it long before they matter.
+ */
+static inline uint64_t
+hh_admit_floor(const struct ns_sketch_hdr *h)
+{
+	return h->packets / (4ull * h->nbuckets * NS_HH_WAYS);
 }
 
 /* ---- addressing */
@@ -290,12 +304,13 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 	struct hh_body *b;
 	unsigned i;
 
+	hh_set(jc, (uint64_t *)&h->packets, h->packets + 1);
 	/* The writer reads its own cells: plain loads suffice. */
 	for (i = 0; i < NS_HH_WAYS; i++) {
 		if (l->state[i] != hc)
 			continue;
 		b = hh_body(h, l, i);
-		if (memcmp(b->key, key, h->key_size) != 0)
+		if (!ns_sketch_key_equal(b->key, key, h->key_size))
 			continue;
 		hh_set(jc, &l->pkts[i], l->pkts[i] + 1);
 		hh_set(jc, &b->bytes, b->bytes + bytes);
@@ -303,7 +318,8 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 	}
 	hh_cm_estimate(h, hc, cells, &ep, &eb);
 	i = hh_victim(l);
-	if (l->state[i] == 0 || ep + 1 > l->pkts[i])
+	if ((l->state[i] == 0 || ep + 1 > l->pkts[i]) &&
+	    ep + 1 >= hh_admit_floor(h))
 		hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
 	else
 		hh_cm_add(h, jc, cells, ep, eb, 1, bytes);

@@ -129,7 +129,7 @@ sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
 	if (o != 0 && rho < lvl)
 		return;
 	if (o != 0 && (o & SP_TAG_MASK) == tag &&
-	    memcmp(bk + 1, kw, 8 * h->key_words) == 0) {
+	    ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)) {
 		if (rho > lvl)
 			sp_set(jc, bk, rho << SP_LEVEL_SHIFT | tag);
 		return;
@@ -167,7 +167,7 @@ ns_spread_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 	unsigned r, j, shift;
 
 	/* One hash per pair: low half picks the register, high half rho. */
-	ph = XXH3_64bits_withSeed(pair, sizeof(pair), h->bucket_seed);
+	ph = ns_sketch_mix(pair[0] ^ ns_sketch_mix(pair[1] ^ h->bucket_seed));
 	j = (unsigned)(((ph & 0xffffffffULL) * h->m) >> 32);
 	rho = (uint64_t)__builtin_clzll(ph | 1) + 1;
 	if (rho > SP_RHO_MAX)

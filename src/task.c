@@ -135,6 +135,14 @@ put_field(uint8_t *k, const struct ns_config_keyfield *kf,
 uint64_t
 ns_task_key(const struct ns_task *t, const struct ns_record *r, uint8_t *key)
 {
+	ns_task_key_build(t, r, key);
+	return ns_task_key_hash(t, key);
+}
+
+void
+ns_task_key_build(const struct ns_task *t, const struct ns_record *r,
+    uint8_t *key)
+{
 	uint8_t *k = key;
 	unsigned i;
 
@@ -142,7 +150,6 @@ ns_task_key(const struct ns_task *t, const struct ns_record *r, uint8_t *key)
 		*k++ = r->ipver;
 	for (i = 0; i < t->fields.n; i++)
 		k = put_field(k, &t->fields.f[i], r);
-	return ns_task_key_hash(t, key);
 }
 
 uint64_t

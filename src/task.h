@@ -36,6 +36,13 @@ int	 ns_task_init_fields(struct ns_task *, const char *name,
 /* Build the key of rec into key (ns_task.key_size bytes); its hash. */
 uint64_t ns_task_key(const struct ns_task *, const struct ns_record *rec,
 	    uint8_t *key);
+/*
+ * Only build it.  Hashing a key right after writing it byte by byte makes
+ * the hash's word loads wait for store forwarding that cannot happen; a
+ * worker builds a batch of keys first and hashes them afterwards.
+ */
+void	 ns_task_key_build(const struct ns_task *, const struct ns_record *rec,
+	    uint8_t *key);
 uint64_t ns_task_key_hash(const struct ns_task *, const uint8_t *key);
 /* "\"SrcIP\":\"10.0.0.1\",\"SrcPort\":80" -- JSON members, no braces. */
 void	 ns_task_key_json(const struct ns_task *, const uint8_t *key, FILE *);

@@ -53,15 +53,27 @@ struct worker {
 	struct ns_worker_stats	*acc;		/* this batch's deltas */
 	uint64_t		 ncells;
 	/* Keys and hashes of a batch, made before applying it so that the
-	 * table entries can be prefetched: per record nslots keys (exact
-	 * tasks, then sketch flow keys) and as many hashes, then one
-	 * element hash per sketch task. */
+	 * table entries can be prefetched: per record nkeys keys and
+	 * hashes: exact tasks, sketch flow keys, sketch element keys. */
 	uint8_t			*keys;
 	uint64_t		*hashes;
-	unsigned		 nslots;
+	unsigned		 nslots;	/* exact tasks + sketch tasks */
+	unsigned		 nkeys;		/* nslots + element keys */
 	int			 same_key[NS_CONFIG_MAX_TASKS]; /* exact task
 					 * with the sketch's flow key, or -1 */
+	/* Per spread task, the (key, element) pairs applied lately. */
+	uint64_t		*seen[NS_CONFIG_MAX_TASKS];
 };
+
+/*
+ * A spread update is idempotent: the same (key, element) pair sets the
+ * same register to the same value and leaves the bucket's owner as it
+ * was.  So a pair applied lately in this generation can be skipped: the
+ * region ends up exactly as if it were not, crashes included -- a new
+ * process starts with an empty cache, and a rolled-back batch dies with
+ * the process whose cache saw it.  Most packets repeat a pair.
+ */
+#define WK_SEEN_SLOTS	4096	/* per spread task, a power of two */
 
 static volatile sig_atomic_t wk_stop;
 
@@ -80,8 +92,12 @@ wk_set_gen(struct worker *wk, uint64_t g)
 	wk->gen = g;
 	for (t = 0; t < wk->e->ntasks; t++)
 		wk->shard[t] = ns_gen_shard(&wk->e->seg, g, t, wk->w);
-	for (t = 0; t < wk->e->nsketches; t++)
+	for (t = 0; t < wk->e->nsketches; t++) {
 		wk->sketch[t] = ns_engine_sketch(wk->e, g, t, wk->w);
+		/* A new generation's regions are empty: forget every pair. */
+		if (wk->seen[t] != NULL)
+			memset(wk->seen[t], 0, WK_SEEN_SLOTS * sizeof(uint64_t));
+	}
 }
 
 /* ---- statistics ------------------------------------------------------- */
@@ -119,37 +135,55 @@ wk_acc_flush(struct worker *wk)
 /* ---- applying records ------------------------------------------------- */
 
 /*
- * Keys and hashes of records [0, n): per record, one key slot per exact
- * task, then per sketch task its flow key and the hash of its element.  A
- * sketch whose flow fields are an exact task's key reuses that key.
+ * Keys and hashes of records [0, n): per record, one key per exact task,
+ * per sketch task its flow key, then its element key.  A sketch whose flow
+ * fields are an exact task's key reuses that key.
  */
 static void
 wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 {
 	const struct ns_engine *e = wk->e;
 	unsigned i, t, k, nt = e->ntasks, ns = wk->nslots;
-	uint8_t elem[NS_TABLE_KEY_MAX];
 
 	for (i = 0; i < n; i++) {
-		uint8_t *keys = wk->keys + (size_t)i * ns * NS_TABLE_KEY_MAX;
-		uint64_t *hashes = wk->hashes + (size_t)i * (ns + e->nsketches);
+		uint8_t *keys = wk->keys + (size_t)i * wk->nkeys * NS_TABLE_KEY_MAX;
 
 		if (recs[i].kind != NS_REC_PACKET)
 			continue;
 		for (t = 0; t < nt; t++)
-			hashes[t] = ns_task_key(&e->tasks[t], &recs[i],
+			ns_task_key_build(&e->tasks[t], &recs[i],
 			    keys + t * NS_TABLE_KEY_MAX);
 		for (k = 0; k < e->nsketches; k++) {
 			const struct ns_sketch_task *st = &e->sketches[k];
 
-			if (wk->same_key[k] >= 0)
-				hashes[nt + k] = hashes[wk->same_key[k]];
-			else
-				hashes[nt + k] = ns_task_key(&st->flow,
-				    &recs[i], keys + (nt + k) * NS_TABLE_KEY_MAX);
+			if (wk->same_key[k] < 0)
+				ns_task_key_build(&st->flow, &recs[i],
+				    keys + (nt + k) * NS_TABLE_KEY_MAX);
 			if (st->spread)
-				hashes[ns + k] = ns_task_key(&st->elem,
-				    &recs[i], elem);
+				ns_task_key_build(&st->elem, &recs[i],
+				    keys + (ns + k) * NS_TABLE_KEY_MAX);
+		}
+	}
+	/* A second pass: the key bytes have left the store buffer. */
+	for (i = 0; i < n; i++) {
+		const uint8_t *keys = wk->keys + (size_t)i * wk->nkeys *
+		    NS_TABLE_KEY_MAX;
+		uint64_t *hashes = wk->hashes + (size_t)i * wk->nkeys;
+
+		if (recs[i].kind != NS_REC_PACKET)
+			continue;
+		for (t = 0; t < nt; t++)
+			hashes[t] = ns_task_key_hash(&e->tasks[t],
+			    keys + t * NS_TABLE_KEY_MAX);
+		for (k = 0; k < e->nsketches; k++) {
+			const struct ns_sketch_task *st = &e->sketches[k];
+
+			hashes[nt + k] = wk->same_key[k] >= 0 ?
+			    hashes[wk->same_key[k]] : ns_task_key_hash(&st->flow,
+			    keys + (nt + k) * NS_TABLE_KEY_MAX);
+			if (st->spread)
+				hashes[ns + k] = ns_task_key_hash(&st->elem,
+				    keys + (ns + k) * NS_TABLE_KEY_MAX);
 		}
 	}
 }
@@ -158,13 +192,13 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 static const uint8_t *
 wk_key(const struct worker *wk, unsigned i, unsigned s)
 {
-	return wk->keys + ((size_t)i * wk->nslots + s) * NS_TABLE_KEY_MAX;
+	return wk->keys + ((size_t)i * wk->nkeys + s) * NS_TABLE_KEY_MAX;
 }
 
 static uint64_t
 wk_hash(const struct worker *wk, unsigned i, unsigned s)
 {
-	return wk->hashes[(size_t)i * (wk->nslots + wk->e->nsketches) + s];
+	return wk->hashes[(size_t)i * wk->nkeys + s];
 }
 
 /*
@@ -220,6 +254,19 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	}
 }
 
+static void
+wk_spread(struct worker *wk, unsigned k, const uint8_t *key, uint64_t kh,
+    uint64_t eh)
+{
+	uint64_t pair = ns_sketch_mix(kh ^ ns_sketch_mix(eh)) | 1;
+	uint64_t *slot = &wk->seen[k][pair & (WK_SEEN_SLOTS - 1)];
+
+	if (*slot == pair)
+		return;
+	ns_spread_update(wk->sketch[k], &wk->jc, key, kh, eh);
+	*slot = pair;
+}
+
 /* Every sketch task's update for record i. */
 static void
 wk_sketches(struct worker *wk, const struct ns_record *r, unsigned i)
@@ -231,7 +278,7 @@ wk_sketches(struct worker *wk, const struct ns_record *r, unsigned i)
 		    nt + k;
 
 		if (wk->e->sketches[k].spread)
-			ns_spread_update(wk->sketch[k], &wk->jc, wk_key(wk, i, s),
+			wk_spread(wk, k, wk_key(wk, i, s),
 			    wk_hash(wk, i, nt + k), wk_hash(wk, i, wk->nslots + k));
 		else
 			ns_hh_update(wk->sketch[k], &wk->jc, wk_key(wk, i, s),
@@ -419,11 +466,15 @@ wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 	wk->cons = calloc(e->ninputs, sizeof(*wk->cons));
 	wk->parked = calloc(e->ninputs, 1);
 	wk->nslots = e->ntasks + e->nsketches;
-	wk->keys = malloc((size_t)NS_ENGINE_BATCH * wk->nslots *
+	wk->nkeys = wk->nslots + e->nsketches;
+	wk->keys = malloc((size_t)NS_ENGINE_BATCH * wk->nkeys *
 	    NS_TABLE_KEY_MAX);
-	wk->hashes = malloc((size_t)NS_ENGINE_BATCH *
-	    (wk->nslots + e->nsketches) * 8);
+	wk->hashes = malloc((size_t)NS_ENGINE_BATCH * wk->nkeys * 8);
 	wk_same_keys(wk);
+	for (i = 0; i < e->nsketches; i++)
+		if (e->sketches[i].spread &&
+		    (wk->seen[i] = calloc(WK_SEEN_SLOTS, sizeof(uint64_t))) == NULL)
+			fatal("calloc");
 	if (wk->acc == NULL || wk->cons == NULL || wk->parked == NULL ||
 	    wk->keys == NULL || wk->hashes == NULL)
 		fatal("calloc");

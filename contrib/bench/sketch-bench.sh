@@ -38,7 +38,7 @@ aggregator:
   sketch:
     tasks:
       - {name: hh, skt_type: 0, flow_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol],
-         width: 40000, depth: 2, count_threshold: $cth, size_threshold: $sth, top_k: 1000, seed: 1}
+         width: 16000, depth: 2, count_threshold: $cth, size_threshold: $sth, top_k: 1000, seed: 1}
       - {name: ss, skt_type: 1, flow_fields: [SrcIP], element_fields: [DstIP],
          width: 1400, depth: 3, m: 128, count_threshold: 500, top_k: 1000, seed: 1}
 EOC
@@ -92,7 +92,7 @@ EOP
 echo
 echo "# Go2NetSpectra's heavy-hitter sketch (count_min.go, 0.625 MB) on the same trace"
 "$bld/contrib/bench/sketch-accuracy" -w 2 -M 1048576 -f 0.0005 -t 500 "$T/acc.pcap" 2>&1 |
-	grep -i -E "go2|F1|type|memory" | head -20
+	sed -n '/^Go2NetSpectra/,$p' | head -4
 
 # ---- cost: 5M packets / 500k flows, exact only vs exact + hh + spread
 "$pcapgen" -o "$T/cost.pcap" -n 5000000 -f 500000 --snaplen 96 \
@@ -106,12 +106,14 @@ aggregator:
     tasks:
       - {name: per_five_tuple, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 1000000}'
 printf '%s\n' "$base" >"$T/exact.yaml"
-printf '%s\n%s\n' "$base" '  sketch:
+sk='  sketch:
     tasks:
       - {name: hh, skt_type: 0, flow_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol],
-         width: 40000, depth: 2, count_threshold: 2500, size_threshold: 1300000, top_k: 1000}
+         width: 16000, depth: 2, count_threshold: 2500, size_threshold: 1300000, top_k: 1000}
       - {name: ss, skt_type: 1, flow_fields: [SrcIP], element_fields: [DstIP],
-         width: 1400, depth: 3, m: 128, count_threshold: 500, top_k: 100}' >"$T/sketch.yaml"
+         width: 1400, depth: 3, m: 128, count_threshold: 500, top_k: 100}'
+printf '%s\n%s\n' "$base" "$sk" >"$T/sketch.yaml"
+printf '%s\n%s\n' "${base/num_workers: 1/num_workers: 2}" "$sk" >"$T/sketch2.yaml"
 best() {
 	b=
 	for _ in $(seq "$runs"); do
@@ -122,12 +124,14 @@ best() {
 	done
 	echo "$b"
 }
-ex=$(best "$T/exact.yaml") sk=$(best "$T/sketch.yaml")
+ex=$(best "$T/exact.yaml") sk1=$(best "$T/sketch.yaml") sk2=$(best "$T/sketch2.yaml")
+# Each configuration at its best worker count (exact only: 1 on 2 cores).
+sk=$(( sk1 < sk2 ? sk1 : sk2 )) skw=$(( sk1 < sk2 ? 1 : 2 ))
 echo
 echo "# cost on 5000000 packets / 500k flows, best of $runs"
-awk -v ex="$ex" -v sk="$sk" 'BEGIN {
+awk -v ex="$ex" -v sk="$sk" -v skw="$skw" 'BEGIN {
 	printf "exact only        %.3f s  %.2f Mpps\n", ex / 1e6, 5 / (ex / 1e6)
-	printf "exact + hh + ss   %.3f s  %.2f Mpps\n", sk / 1e6, 5 / (sk / 1e6)
+	printf "exact + hh + ss   %.3f s  %.2f Mpps (%d worker(s))\n", sk / 1e6, 5 / (sk / 1e6), skw
 	r = sk / ex
 	printf "%s  extra time %.1f%% (target <= 25%%)\n", r <= 1.25 ? "PASS" : "FAIL", (r - 1) * 100
 }'

@@ -136,7 +136,7 @@ Test(sketch, sizes)
 	cr_assert_eq(ns_spread_shm_size(&p), 192 + 3 * 256 *
 	    8 * (1 + kw + 11));
 	cr_assert_eq(ns_hh_cells_per_update(&(struct ns_sketch_params){
-	    .depth = 4, .key_size = 38 }), 19);
+	    .depth = 4, .key_size = 38 }), 20);	/* 2·4 + 7 + 5 */
 	cr_assert_eq(ns_spread_cells_per_update(&(struct ns_sketch_params){
 	    .depth = 3, .key_size = 17 }), 18);
 	p = hh_params();
