@@ -175,6 +175,7 @@ struct sketch_file {
 	const struct ns_config_writer *cw;
 	FILE *fp;
 	uint64_t period_start;
+	uint64_t reported[3];		/* by enum ns_sketch_kind */
 };
 
 static void
@@ -184,6 +185,7 @@ sketch_line(void *arg, const struct ns_sketch_task *t,
 {
 	struct sketch_file *c = arg;
 
+	c->reported[kind]++;
 	if (c->cw->type == NS_CONFIG_WRITER_CSV) {
 		ns_output_sketch_csv(c->fp, t->cfg->name, &t->flow,
 		    c->period_start, ns_sketch_kind_name(kind), key, value, err);
@@ -224,20 +226,48 @@ write_sketch_kind(struct sketch_file *c, const struct ns_engine *e,
 	return commit_file(c->fp, tmp, final);
 }
 
+/* {"task":...,"timestamp":...,"final":true,"count":N,"size":N} */
+static int
+write_sketch_summary(const struct sketch_file *c,
+    const struct ns_sketch_task *t, const char *dir, int final)
+{
+	char tmp[4096], path[4096], ts[NS_TIME_STRLEN];
+	FILE *fp;
+	int rc;
+
+	if ((rc = path_join(tmp, sizeof(tmp), dir, ".summary.json.tmp")) != 0 ||
+	    (rc = path_join(path, sizeof(path), dir, "summary.json")) != 0)
+		return rc;
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -errno;
+	fprintf(fp, "{\"task\":\"%s\",\"timestamp\":\"%s\",\"final\":%s",
+	    t->cfg->name, ns_time_format(c->period_start, ts, sizeof(ts)),
+	    final ? "true" : "false");
+	if (t->spread)
+		fprintf(fp, ",\"spread\":%" PRIu64 "}\n",
+		    c->reported[NS_SKETCH_SPREAD]);
+	else
+		fprintf(fp, ",\"count\":%" PRIu64 ",\"size\":%" PRIu64 "}\n",
+		    c->reported[NS_SKETCH_COUNT], c->reported[NS_SKETCH_SIZE]);
+	return commit_file(fp, tmp, path);
+}
+
 int
 ns_file_write_sketch(const struct ns_config_writer *cw,
     const struct ns_engine *e, uint64_t g, uint64_t period_start, int final)
 {
-	struct sketch_file c = { cw, NULL, period_start };
+	struct sketch_file c;
 	char dir[4096], stamp[32];
 	enum ns_sketch_kind kind, last;
 	unsigned k;
 	int n, rc = 0;
 
-	(void)final;
 	for (k = 0; k < e->nsketches && rc == 0; k++) {
 		const struct ns_sketch_task *t = &e->sketches[k];
 
+		memset(&c, 0, sizeof(c));
+		c.cw = cw;
+		c.period_start = period_start;
 		n = snprintf(dir, sizeof(dir), "%s/%s/%s", cw->root_path,
 		    dir_stamp(period_start, stamp, sizeof(stamp)), t->cfg->name);
 		rc = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG :
@@ -246,6 +276,8 @@ ns_file_write_sketch(const struct ns_config_writer *cw,
 		last = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE;
 		for (; rc == 0 && kind <= last; kind++)
 			rc = write_sketch_kind(&c, e, g, k, kind, dir);
+		if (rc == 0)
+			rc = write_sketch_summary(&c, t, dir, final);
 		if (rc != 0)
 			log_warnx("%s writer: %s: %s",
 			    ns_config_writer_type_name(cw->type), dir,

@@ -25,9 +25,20 @@ aggregator:
       - name: src24
         key_fields: [SrcNet/24, Protocol]
         max_flows: 10000
+  sketch:
+    writers:
+      - {type: jsonl, snapshot_interval: 1s, jsonl: {root_path: $T/out/sj}}
+      - {type: csv, snapshot_interval: 1s, csv: {root_path: $T/out/sc}}
+    tasks:
+      - {name: hh, skt_type: 0, flow_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol],
+         width: 4096, depth: 2, count_threshold: 20, size_threshold: 20000, top_k: 50}
+      - {name: ss, skt_type: 1, flow_fields: [SrcIP], element_fields: [DstIP],
+         width: 512, depth: 3, m: 64, count_threshold: 5, top_k: 20}
 EOC
 "$NETSPECTRA" analyze -c "$T/w.yaml" --flows jsonl "$T/t.pcap" >"$T/flows.jsonl" 2>"$T/err" ||
 	fail "analyze: $(cat "$T/err")"
+"$NETSPECTRA" analyze -c "$T/w.yaml" --heavy-hitters jsonl "$T/t.pcap" >"$T/hh.jsonl" 2>"$T/err" ||
+	fail "analyze --heavy-hitters: $(cat "$T/err")"
 periods=$(ls "$T/out/j" | wc -l)
 [ "$periods" -ge 3 ] || fail "expected at least 3 period directories, got $periods"
 cat "$T"/out/j/*/*/flows.jsonl | sort >"$T/files.sorted"
@@ -52,8 +63,17 @@ for task in ("five", "src24"):
     assert fl == len(lines), (task, fl, len(lines))
     assert pk == sum(l["packets"] for l in lines), task
 EOP
+# Sketch writers: the jsonl files hold analyze --heavy-hitters' lines.
+cat "$T"/out/sj/*/*/count.jsonl "$T"/out/sj/*/*/size.jsonl "$T"/out/sj/*/*/spread.jsonl |
+	sort >"$T/skfiles.sorted"
+sort "$T/hh.jsonl" >"$T/hh.sorted"
+[ -s "$T/hh.sorted" ] || fail "no heavy hitters reported"
+cmp -s "$T/skfiles.sorted" "$T/hh.sorted" || fail "sketch jsonl files differ from analyze --heavy-hitters jsonl"
+n=$(cat "$T"/out/sc/*/*/*.csv | grep -vc '^task,')
+[ "$n" = "$(wc -l <"$T/hh.sorted")" ] || fail "sketch csv writer: $n lines, want $(wc -l <"$T/hh.sorted")"
+grep -q '"final":true' "$T"/out/sj/*/hh/summary.json || fail "sketch summary.json not final"
 [ -z "$(find "$T/out" -name '.*.tmp')" ] || fail "temporary files left behind"
-echo "ok: $periods periods, $(wc -l <"$T/stdout.sorted") flow records: text, jsonl and csv writers agree with analyze"
+echo "ok: $periods periods, $(wc -l <"$T/stdout.sorted") flow records and $(wc -l <"$T/hh.sorted") sketch entries: text, jsonl and csv writers agree with analyze"
 
 # An unwritable root: the run fails and says which directory.
 mkdir "$T/ro" && touch "$T/ro/out"
