@@ -38,6 +38,26 @@ path_join(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * dir/name is where a file will be; open dir/.name.tmp for writing it.
+ * tmp and final are 4096 bytes.
+ */
+static int
+open_tmp(const char *dir, const char *name, char *tmp, char *final,
+    FILE **fpp)
+{
+	char hidden[256];
+	int rc;
+
+	snprintf(hidden, sizeof(hidden), ".%s.tmp", name);
+	if ((rc = path_join(final, 4096, dir, name)) != 0 ||
+	    (rc = path_join(tmp, 4096, dir, hidden)) != 0)
+		return rc;
+	if ((*fpp = fopen(tmp, "w")) == NULL)
+		return -errno;
+	return 0;
+}
+
 static int
 mkdirs(char *path)
 {
@@ -131,13 +151,8 @@ write_flows(struct file_ctx *c, const struct ns_engine *e, uint64_t g,
 	int rc;
 
 	snprintf(name, sizeof(name), "flows.%s", flows_ext(c->cw->type));
-	if ((rc = path_join(final, sizeof(final), dir, name)) != 0)
+	if ((rc = open_tmp(dir, name, tmp, final, &c->fp)) != 0)
 		return rc;
-	snprintf(name, sizeof(name), ".flows.%s.tmp", flows_ext(c->cw->type));
-	if ((rc = path_join(tmp, sizeof(tmp), dir, name)) != 0)
-		return rc;
-	if ((c->fp = fopen(tmp, "w")) == NULL)
-		return -errno;
 	if (c->cw->type == NS_CONFIG_WRITER_CSV)
 		ns_output_flow_csv_header(c->fp, &e->tasks[t]);
 	if ((rc = ns_snapshot_task(e, g, t, file_flow, c)) != 0) {
@@ -156,11 +171,8 @@ write_summary(const struct file_ctx *c, const char *task, const char *dir,
 	FILE *fp;
 	int rc;
 
-	if ((rc = path_join(tmp, sizeof(tmp), dir, ".summary.json.tmp")) != 0 ||
-	    (rc = path_join(path, sizeof(path), dir, "summary.json")) != 0)
+	if ((rc = open_tmp(dir, "summary.json", tmp, path, &fp)) != 0)
 		return rc;
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return -errno;
 	fprintf(fp, "{\"task\":\"%s\",\"flows\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"packets\":%" PRIu64 ",\"timestamp\":\"%s\",\"final\":%s}\n",
 	    task, c->flows, c->bytes, c->packets,
@@ -208,14 +220,8 @@ write_sketch_kind(struct sketch_file *c, const struct ns_engine *e,
 
 	snprintf(name, sizeof(name), "%s.%s", ns_sketch_kind_name(kind),
 	    flows_ext(c->cw->type));
-	if ((rc = path_join(final, sizeof(final), dir, name)) != 0)
+	if ((rc = open_tmp(dir, name, tmp, final, &c->fp)) != 0)
 		return rc;
-	snprintf(name, sizeof(name), ".%s.%s.tmp", ns_sketch_kind_name(kind),
-	    flows_ext(c->cw->type));
-	if ((rc = path_join(tmp, sizeof(tmp), dir, name)) != 0)
-		return rc;
-	if ((c->fp = fopen(tmp, "w")) == NULL)
-		return -errno;
 	if (c->cw->type == NS_CONFIG_WRITER_CSV)
 		ns_output_sketch_csv_header(c->fp, &e->sketches[k].flow);
 	if ((rc = ns_snapshot_sketch(e, g, k, kind, sketch_line, c)) < 0) {
@@ -235,11 +241,8 @@ write_sketch_summary(const struct sketch_file *c,
 	FILE *fp;
 	int rc;
 
-	if ((rc = path_join(tmp, sizeof(tmp), dir, ".summary.json.tmp")) != 0 ||
-	    (rc = path_join(path, sizeof(path), dir, "summary.json")) != 0)
+	if ((rc = open_tmp(dir, "summary.json", tmp, path, &fp)) != 0)
 		return rc;
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return -errno;
 	fprintf(fp, "{\"task\":\"%s\",\"timestamp\":\"%s\",\"final\":%s",
 	    t->cfg->name, ns_time_format(c->period_start, ts, sizeof(ts)),
 	    final ? "true" : "false");

@@ -115,4 +115,27 @@ ns_journal_store64_rel(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
 	ns_store_release(cell, v);
 }
 
+/*
+ * A store by a writer that may run without a journal (jc NULL: a private
+ * table or sketch in a test or a tool): journaled when there is one.
+ */
+static inline void
+ns_journal_set(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
+{
+	if (jc != NULL)
+		ns_journal_store64(jc, cell, v);
+	else
+		ns_store_relaxed(cell, v);
+}
+
+/* Same, with a release store: the caller names the acquire it pairs with. */
+static inline void
+ns_journal_set_rel(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
+{
+	if (jc != NULL)
+		ns_journal_store64_rel(jc, cell, v);
+	else
+		ns_store_release(cell, v);
+}
+
 #endif /* NS_JOURNAL_H */

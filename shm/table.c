@@ -68,15 +68,6 @@ table_home(const struct ns_table *t, uint64_t hash)
 	return (uint64_t)(((unsigned __int128)hash * t->capacity) >> 64);
 }
 
-static inline void
-table_set(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
-{
-	if (jc != NULL)
-		ns_journal_store64(jc, cell, v);
-	else
-		ns_store_relaxed(cell, v);
-}
-
 /*
  * Start loading the entry where hash's probe begins.  A worker prefetches
  * a whole batch before applying it, so that the cache misses of a large
@@ -160,13 +151,9 @@ table_insert(struct ns_table *t, struct ns_jctx *jc, struct ns_table_entry *e,
 	 * ns_table_next(): key and counters are complete before a reader
 	 * can see the entry.
 	 */
-	if (jc != NULL)
-		ns_journal_store64_rel(jc, &e->state,
-		    NS_TE_TAG(hash) | (uint64_t)fl << 8 | NS_TE_USED);
-	else
-		ns_store_release(&e->state,
-		    NS_TE_TAG(hash) | (uint64_t)fl << 8 | NS_TE_USED);
-	table_set(jc, &t->count, t->count + 1);
+	ns_journal_set_rel(jc, &e->state,
+	    NS_TE_TAG(hash) | (uint64_t)fl << 8 | NS_TE_USED);
+	ns_journal_set(jc, &t->count, t->count + 1);
 	return 1;
 }
 
@@ -174,14 +161,14 @@ static void
 table_update(struct ns_jctx *jc, struct ns_table_entry *e, uint64_t st,
     uint64_t ts, uint64_t bytes, uint8_t fl)
 {
-	table_set(jc, &e->packets, ns_load_relaxed(&e->packets) + 1);
-	table_set(jc, &e->bytes, ns_load_relaxed(&e->bytes) + bytes);
+	ns_journal_set(jc, &e->packets, ns_load_relaxed(&e->packets) + 1);
+	ns_journal_set(jc, &e->bytes, ns_load_relaxed(&e->bytes) + bytes);
 	if (ts > ns_load_relaxed(&e->last_ns))
-		table_set(jc, &e->last_ns, ts);
+		ns_journal_set(jc, &e->last_ns, ts);
 	if (ts < ns_load_relaxed(&e->first_ns))
-		table_set(jc, &e->first_ns, ts);
+		ns_journal_set(jc, &e->first_ns, ts);
 	if ((NS_TE_FLAGS(st) | fl) != NS_TE_FLAGS(st))
-		table_set(jc, &e->state, st | (uint64_t)fl << 8);
+		ns_journal_set(jc, &e->state, st | (uint64_t)fl << 8);
 }
 
 /*
@@ -202,7 +189,7 @@ ns_table_add(struct ns_table *t, struct ns_jctx *jc, uint64_t hash,
 		return 0;
 	}
 	if (t->count >= t->max_flows) {
-		table_set(jc, &t->full_drops, t->full_drops + 1);
+		ns_journal_set(jc, &t->full_drops, t->full_drops + 1);
 		return -ENOSPC;
 	}
 	return table_insert(t, jc, e, hash, key, ts_ns, bytes, tcp_flags);

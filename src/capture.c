@@ -26,6 +26,7 @@
 
 #include "atomic.h"
 #include "gen.h"
+#include "clock.h"
 #include "log.h"
 #include "reader.h"
 #include "ring.h"
@@ -64,15 +65,6 @@ cap_on_signal(int sig)
 {
 	(void)sig;
 	cap_stop = 1;
-}
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /*
@@ -255,7 +247,7 @@ cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
 static void
 cap_progress(struct capture *c, const struct ns_reader *rd, uint64_t f)
 {
-	double now = mono_now(), el = now - c->t0;
+	double now = ns_mono_now(), el = now - c->t0;
 	off_t off = ns_reader_offset(rd);
 	double pct = off >= 0 && rd->size > 0 ? 100.0 * (double)off /
 	    (double)rd->size : 0;
@@ -348,7 +340,7 @@ cap_init(struct capture *c, struct ns_engine *e, unsigned input)
 		log_info("input %u: resuming at frame %" PRIu64 " of file %"
 		    PRIu64 " (rings hold up to position %" PRIu64 ")", input,
 		    c->resume.file_frame, c->resume.file + 1, c->replay_end);
-	c->t0 = c->shown = mono_now();
+	c->t0 = c->shown = ns_mono_now();
 }
 
 void

@@ -166,24 +166,6 @@ hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
 	    (uint64_t)row * h->width + i;
 }
 
-static inline void
-hh_set(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
-{
-	if (jc != NULL)
-		ns_journal_store64(jc, cell, v);
-	else
-		ns_store_relaxed(cell, v);
-}
-
-static inline void
-hh_set_rel(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
-{
-	if (jc != NULL)
-		ns_journal_store64_rel(jc, cell, v);
-	else
-		ns_store_release(cell, v);
-}
-
 void
 ns_hh_prefetch(const void *mem, uint64_t key_hash)
 {
@@ -225,9 +207,9 @@ hh_cm_add(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 
 	for (r = 0; r < h->depth; r++) {
 		if (cells[r]->pkts < ep + ap)
-			hh_set(jc, &cells[r]->pkts, ep + ap);
+			ns_journal_set(jc, &cells[r]->pkts, ep + ap);
 		if (cells[r]->bytes < eb + ab)
-			hh_set(jc, &cells[r]->bytes, eb + ab);
+			ns_journal_set(jc, &cells[r]->bytes, eb + ab);
 	}
 }
 
@@ -243,7 +225,7 @@ hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	hh_cm_estimate(h, l->state[way], cells, &ep, &eb);
 	hh_cm_add(h, jc, cells, ep, eb, l->pkts[way] - b->prior_pkts,
 	    b->bytes - b->prior_bytes);
-	hh_set(jc, &l->state[way], 0);
+	ns_journal_set(jc, &l->state[way], 0);
 	/*
 	 * Full fence, pairs with the ns_smp_mb() in hh_read_slot(): a reader
 	 * that copied any of the new key's words sees the state word no
@@ -266,16 +248,16 @@ hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	memcpy(w, key, h->key_size);
 	for (i = 0; i < h->key_words; i++)
 		if (b->key[i] != w[i])
-			hh_set(jc, &b->key[i], w[i]);
-	hh_set(jc, &b->prior_pkts, ep);
-	hh_set(jc, &b->bytes, eb + bytes);
-	hh_set(jc, &b->prior_bytes, eb);
-	hh_set(jc, &l->pkts[way], ep + 1);
+			ns_journal_set(jc, &b->key[i], w[i]);
+	ns_journal_set(jc, &b->prior_pkts, ep);
+	ns_journal_set(jc, &b->bytes, eb + bytes);
+	ns_journal_set(jc, &b->prior_bytes, eb);
+	ns_journal_set(jc, &l->pkts[way], ep + 1);
 	/*
 	 * Release, pairs with the acquire of state in hh_read_slot(): body
 	 * and count are complete before a reader can match the slot.
 	 */
-	hh_set_rel(jc, &l->state[way], hc);
+	ns_journal_set_rel(jc, &l->state[way], hc);
 }
 
 /* The slot to admit into: a free one, else the smallest. */
@@ -304,7 +286,7 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 	struct hh_body *b;
 	unsigned i;
 
-	hh_set(jc, (uint64_t *)&h->packets, h->packets + 1);
+	ns_journal_set(jc, (uint64_t *)&h->packets, h->packets + 1);
 	/* The writer reads its own cells: plain loads suffice. */
 	for (i = 0; i < NS_HH_WAYS; i++) {
 		if (l->state[i] != hc)
@@ -312,8 +294,8 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 		b = hh_body(h, l, i);
 		if (!ns_sketch_key_equal(b->key, key, h->key_size))
 			continue;
-		hh_set(jc, &l->pkts[i], l->pkts[i] + 1);
-		hh_set(jc, &b->bytes, b->bytes + bytes);
+		ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
+		ns_journal_set(jc, &b->bytes, b->bytes + bytes);
 		return;
 	}
 	hh_cm_estimate(h, hc, cells, &ep, &eb);

@@ -97,15 +97,6 @@ sp_bucket(const struct ns_sketch_hdr *h, unsigned r, uint64_t tag)
 	    ((uint64_t)r * h->width + i) * h->stride);
 }
 
-static inline void
-sp_set(struct ns_jctx *jc, uint64_t *cell, uint64_t v)
-{
-	if (jc != NULL)
-		ns_journal_store64(jc, cell, v);
-	else
-		ns_store_relaxed(cell, v);
-}
-
 void
 ns_spread_prefetch(const void *mem, uint64_t key_hash)
 {
@@ -131,11 +122,11 @@ sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
 	if (o != 0 && (o & SP_TAG_MASK) == tag &&
 	    ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)) {
 		if (rho > lvl)
-			sp_set(jc, bk, rho << SP_LEVEL_SHIFT | tag);
+			ns_journal_set(jc, bk, rho << SP_LEVEL_SHIFT | tag);
 		return;
 	}
 	if (o != 0) {
-		sp_set(jc, bk, 0);
+		ns_journal_set(jc, bk, 0);
 		/*
 		 * Full fence, pairs with the ns_smp_mb() in sp_read_owner(): a
 		 * reader that copied a word of the new key sees the owner
@@ -145,7 +136,7 @@ sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
 	}
 	for (i = 0; i < h->key_words; i++)
 		if (bk[1 + i] != kw[i])
-			sp_set(jc, &bk[1 + i], kw[i]);
+			ns_journal_set(jc, &bk[1 + i], kw[i]);
 	/*
 	 * Release, pairs with the acquire of the owner in sp_read_owner():
 	 * the key is complete before a reader can see its owner word.
@@ -179,7 +170,7 @@ ns_spread_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 		cell = bk + 1 + h->key_words + j / NS_SPREAD_REGS_PER_CELL;
 		cur = (*cell >> shift) & SP_RHO_MAX;
 		if (rho > cur)
-			sp_set(jc, cell, (*cell & ~((uint64_t)SP_RHO_MAX <<
+			ns_journal_set(jc, cell, (*cell & ~((uint64_t)SP_RHO_MAX <<
 			    shift)) | rho << shift);
 		sp_own(h, jc, bk, kw, tag, rho);
 	}

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "slot.h"
 
@@ -37,15 +38,6 @@ sup_on_signal(int sig)
 		sup_chld = 1;
 	else
 		sup_stop = 1;
-}
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void
@@ -107,7 +99,7 @@ sup_fork(struct ns_supervisor *s, struct ns_child *c, const sigset_t *mask)
 	if (pid == 0)
 		sup_child(s, c, parent, mask);
 	c->pid = pid;
-	c->started = mono_now();
+	c->started = ns_mono_now();
 	return 0;
 }
 
@@ -126,7 +118,7 @@ sup_find(struct ns_supervisor *s, pid_t pid)
 static void
 sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 {
-	double now = mono_now();
+	double now = ns_mono_now();
 	pid_t pid = c->pid;
 
 	c->pid = 0;
@@ -187,7 +179,7 @@ sup_reap(struct ns_supervisor *s)
 static double
 sup_spawn_due(struct ns_supervisor *s, const sigset_t *mask)
 {
-	double now = mono_now(), wait = 1.0;
+	double now = ns_mono_now(), wait = 1.0;
 	unsigned i;
 
 	for (i = 0; i < s->nchildren; i++) {
