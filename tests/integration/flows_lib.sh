@@ -60,14 +60,7 @@ analyze_flows() {
 # seconds, TCP flags).  One pass: the fields are tshark_dump's, plus two.
 tshark_read() {
 	[ -s "$1.tsdump" ] && return 0
-	tshark -n -r "$1" -o ip.defragment:FALSE -o ipv6.defragment:FALSE \
-	    -T fields -E separator=/t -E occurrence=a \
-	    -e frame.number -e frame.len -e frame.protocols \
-	    -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst -e ip.proto -e ipv6.nxt \
-	    -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport \
-	    -e sctp.srcport -e sctp.dstport \
-	    -e ipv6.hopopts.nxt -e ipv6.dstopts.nxt -e ipv6.routing.nxt -e ipv6.fraghdr.nxt \
-	    -e ah.next_header -e frame.time_epoch -e tcp.flags >"$1.tshark" 2>"$1.tshark.err" ||
+	tshark_fields "$1" -e frame.time_epoch -e tcp.flags >"$1.tshark" 2>"$1.tshark.err" ||
 		fail "tshark failed on $1: $(cat "$1.tshark.err")"
 	cut -f1-20 "$1.tshark" | awk -F'\t' -f "$NS_SRCDIR/tests/integration/tshark_dump.awk" >"$1.tsdump"
 	cut -f1,21,22 "$1.tshark" >"$1.tstimes"

@@ -119,14 +119,21 @@ ns_traffic() {
 # wire length; one line per IPv4/IPv6 frame.  IP reassembly is off so that
 # every fragment stays its own packet, as netspectra counts them.
 tshark_dump() {
-	tshark -n -r "$1" -o ip.defragment:FALSE -o ipv6.defragment:FALSE \
+	tshark_fields "$1" | awk -F'\t' -f "$NS_SRCDIR/tests/integration/tshark_dump.awk"
+}
+
+# tshark_fields FILE [-e FIELD...]: the 20 fields tshark_dump.awk reads,
+# then any more asked for.
+tshark_fields() {
+	_tf=$1; shift
+	tshark -n -r "$_tf" -o ip.defragment:FALSE -o ipv6.defragment:FALSE \
 	    -T fields -E separator=/t -E occurrence=a \
 	    -e frame.number -e frame.len -e frame.protocols \
 	    -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst -e ip.proto -e ipv6.nxt \
 	    -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport \
 	    -e sctp.srcport -e sctp.dstport \
 	    -e ipv6.hopopts.nxt -e ipv6.dstopts.nxt -e ipv6.routing.nxt -e ipv6.fraghdr.nxt \
-	    -e ah.next_header | awk -F'\t' -f "$NS_SRCDIR/tests/integration/tshark_dump.awk"
+	    -e ah.next_header "$@"
 }
 
 # compare_dump FILE: packet by packet, netspectra's parser against tshark.
