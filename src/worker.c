@@ -481,10 +481,9 @@ wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 	wk_acc_reset(wk);
 	if ((rc = ns_journal_attach(&wk->jc, &e->seg, w)) != 0)
 		fatalx("journal %u: %s", w, strerror(-rc));
+	/* Logs "journal: rolled back a batch ..." when it did. */
 	if ((rc = ns_journal_recover(&wk->jc)) < 0)
 		fatalx("journal %u: cannot roll back: %s", w, strerror(-rc));
-	if (rc > 0)
-		log_info("rolled back a batch left open by a killed worker");
 	for (i = 0; i < e->ninputs; i++)
 		ns_ring_cons_init(&wk->cons[i], ns_engine_ring(e, i, w));
 	wk_set_gen(wk, ns_gen_worker_current(&e->seg, w));

@@ -44,7 +44,7 @@ for spec in "6 5 ns-capture-0" "12 10 ns-capture-0 ns-worker-0 ns-worker-1"; do
 		diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
 		fail "flows after $KILLED kills of $* differ from the reference run (< reference, > killed)"
 	fi
-	rb=$(grep -c "rolled back a batch" "$T/kill.jsonl.err")
+	rb=$(grep -c "journal: rolled back a batch" "$T/kill.jsonl.err")
 	rs=$(grep -c "resuming at frame" "$T/kill.jsonl.err")
 	echo "ok: $KILLED kills ($(kill_tally "$T/kill.jsonl.kills"); $rs captures resumed mid-file, $rb workers rolled back a batch): $nref flow records identical to the undisturbed run ($ref_ms ms undisturbed, $kill_ms ms with kills)"
 done

@@ -40,5 +40,5 @@ if ! cmp -s "$T/ref.sorted" "$T/kill.sorted"; then
 	diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
 	fail "flows after $KILLED worker kills differ from the reference run (< reference, > killed)"
 fi
-rb=$(grep -c "rolled back a batch" "$T/kill.jsonl.err")
+rb=$(grep -c "journal: rolled back a batch" "$T/kill.jsonl.err")
 echo "ok: $KILLED worker kills ($(kill_tally "$T/kill.jsonl.kills"); $rb restarted workers rolled back a batch): $nref flow records identical to the undisturbed run ($ref_ms ms undisturbed, $kill_ms ms with kills)"
