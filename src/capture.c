@@ -1,12 +1,12 @@
 /*
  * capture.c -- the capture role for capture files.
  *
- * Every frame gets a position: 2f for frame f and 2f+1 for the period
- * marker that may precede it.  Each ring is published together with the
- * position reached (ns_ring_publish_pos), so a ring says exactly which
- * records it already holds.  A restarted capture reads the files again
- * from the start -- the period boundaries and generation numbers come out
- * the same, since they follow packet timestamps -- and puts into each ring
+ * Every record has a position: 2f for the period marker that may precede
+ * frame f, 2f+1 for frame f itself.  Each ring is published together with
+ * the position reached (ns_ring_publish_pos), so a ring says exactly which
+ * records it already holds.  A restarted capture starts at its last
+ * checkpoint -- the period boundaries and generation numbers come out the
+ * same, being functions of packet timestamps -- and puts into each ring
  * only what lies at or past that ring's position: nothing is lost and
  * nothing is counted twice, whenever the previous process was killed.
  *
@@ -40,6 +40,7 @@ struct cap_ring {
 	unsigned		 avail;		/* reserved, not yet written */
 	unsigned		 pending;	/* written, not yet published */
 	uint64_t		 pos;		/* holds every position < pos */
+	uint64_t		 upto;		/* 1 + position last put in it */
 };
 
 struct capture {
@@ -68,16 +69,20 @@ cap_on_signal(int sig)
 }
 
 /*
- * Tell the ring what it holds.  A ring ahead of us (a replay after a
- * restart) keeps its position: positions never go back.
+ * Tell the ring what it holds: every position below cur, and the one it
+ * was just given if that is cur itself (a marker, while others still wait
+ * for theirs).  A ring ahead of us (a replay after a restart) keeps its
+ * position: positions never go back.
  */
 static void
 cap_publish(struct capture *c, struct cap_ring *r)
 {
-	if (r->pending == 0 && r->pos >= c->cur)
+	uint64_t pos = r->upto > c->cur ? r->upto : c->cur;
+
+	if (r->pending == 0 && r->pos >= pos)
 		return;
-	ns_ring_publish_pos(&r->prod, r->pending, c->cur);
-	r->pos = c->cur;
+	ns_ring_publish_pos(&r->prod, r->pending, pos);
+	r->pos = pos;
 	r->pending = 0;
 }
 
@@ -107,8 +112,10 @@ cap_reserve(struct capture *c, struct cap_ring *r)
 	r->avail = (unsigned)n;
 }
 
+/* Put the record of position p into worker w's ring. */
 static void
-cap_put(struct capture *c, unsigned w, const struct ns_record *rec)
+cap_put(struct capture *c, unsigned w, const struct ns_record *rec,
+    uint64_t p)
 {
 	struct cap_ring *r = &c->ring[w];
 
@@ -117,6 +124,7 @@ cap_put(struct capture *c, unsigned w, const struct ns_record *rec)
 	*r->next++ = *rec;
 	r->avail--;
 	r->pending++;
+	r->upto = p + 1;
 }
 
 /*
@@ -159,7 +167,7 @@ cap_boundary(struct capture *c, uint64_t f, uint64_t start)
 	m.input = (uint8_t)c->input;
 	for (w = 0; w < c->e->nworkers; w++)
 		if (c->ring[w].pos <= 2 * f)
-			cap_put(c, w, &m);
+			cap_put(c, w, &m, 2 * f);
 	c->cur = 2 * f + 1;
 }
 
@@ -240,7 +248,7 @@ cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
 	rec.input = (uint8_t)c->input;
 	w = ns_engine_pick(c->e, rec.hash);
 	if (c->ring[w].pos <= 2 * f + 1)
-		cap_put(c, w, &rec);
+		cap_put(c, w, &rec, 2 * f + 1);
 	c->cur = 2 * f + 2;
 }
 
@@ -293,9 +301,10 @@ cap_file(struct capture *c, const char *path, uint64_t fi, uint64_t *f)
 		cap_checkpoint(c, *f, fi, 0, 0);
 	while (!cap_stop && (rc = ns_reader_next(&rd, &h, &data)) == 1) {
 		/* Frames every ring holds: keep time, nothing else. */
-		if (2 * *f + 2 <= c->replay_end)
+		if (2 * *f + 2 <= c->replay_end) {
 			cap_clock(c, *f, ns_reader_ts(&rd, h));
-		else
+			c->cur = 2 * *f + 2;
+		} else
 			cap_frame(c, &rd, *f, h, data);
 		(*f)++;
 		if ((*f & (CAP_CKPT_EVERY - 1)) == 0 && rd.map != NULL)
