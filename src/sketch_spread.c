@@ -117,7 +117,13 @@ sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
 	uint64_t o = bk[0], lvl = o >> SP_LEVEL_SHIFT;
 	unsigned i;
 
-	if (o != 0 && rho < lvl)
+	/*
+	 * The incumbent keeps the bucket on a tie: owner levels only grow,
+	 * so applying a pair again never changes the owner -- which makes
+	 * the update idempotent, and lets a worker skip repeated pairs.
+	 */
+	if (o != 0 && rho <= lvl && ((o & SP_TAG_MASK) != tag ||
+	    !ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)))
 		return;
 	if (o != 0 && (o & SP_TAG_MASK) == tag &&
 	    ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)) {

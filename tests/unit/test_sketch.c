@@ -453,6 +453,44 @@ Test(sketch, spread_merge_equals_union)
 	free(one);
 }
 
+/*
+ * Applying a pair again changes nothing (the worker skips repeats on that
+ * ground): a stream with every pair repeated at random later points leaves
+ * the region byte for byte as the stream without the repeats.
+ */
+Test(sketch, spread_update_is_idempotent)
+{
+	struct ns_sketch_params p = sp_params();
+	uint64_t size = ns_spread_shm_size(&p), h;
+	void *once = region(size), *twice = region(size);
+	uint8_t k[KS];
+	uint32_t i, id, e, j;
+
+	p.width = 8;		/* crowded buckets: many owner contests */
+	size = ns_spread_shm_size(&p);
+	ns_spread_shm_init(once, &p);
+	ns_spread_shm_init(twice, &p);
+	for (i = 0; i < 20000; i++) {
+		id = skewed(i, 300);
+		e = (uint32_t)(XXH3_64bits(&i, 4) % 500);
+		h = mkkey(id, k);
+		ns_spread_update(once, NULL, k, h, e);
+		ns_spread_update(twice, NULL, k, h, e);
+		/* Now and then, a pair seen before, again. */
+		if (i % 3 == 0) {
+			j = i / 2;
+			id = skewed(j, 300);
+			e = (uint32_t)(XXH3_64bits(&j, 4) % 500);
+			h = mkkey(id, k);
+			ns_spread_update(twice, NULL, k, h, e);
+		}
+	}
+	cr_assert(memcmp(once, twice, size) == 0,
+	    "repeating pairs changed the region");
+	free(once);
+	free(twice);
+}
+
 /* ---- the journal */
 
 static struct ns_seg seg;
