@@ -21,7 +21,7 @@ gen_layout(struct gen_layout *l, unsigned ngens, unsigned ntasks,
 {
 	unsigned t;
 
-	if (ngens < 2 || ngens > NS_GEN_MAX || ntasks == 0 ||
+	if (ngens < 2 || ngens > NS_GEN_MAX ||
 	    ntasks > sizeof(l->table_size) / sizeof(l->table_size[0]) ||
 	    nworkers == 0)
 		return -EINVAL;

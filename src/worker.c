@@ -513,5 +513,6 @@ ns_worker_main(struct ns_engine *e, unsigned w, unsigned slot)
 			fatalx("supervisor gone");
 		wk_idle(&spins);
 	}
-	exit(0);
+	/* Stopped before its rings drained: not finished, so not exit 0. */
+	exit(1);
 }
