@@ -30,8 +30,6 @@ struct analyze_sink {
 	const struct ns_analyze_opts *o;
 	FILE *flows;			/* stdout */
 	FILE *summary;			/* stdout, or stderr under --flows */
-	int csv_header_done[NS_CONFIG_MAX_TASKS];
-	int sketch_header_done[NS_CONFIG_MAX_TASKS];
 	uint64_t period_start;
 };
 
@@ -50,6 +48,17 @@ sink_sketch_one(void *arg, const struct ns_sketch_task *t,
 		    s->period_start, ns_sketch_kind_name(kind), key, value, err);
 }
 
+static void
+sink_csv_headers(struct analyze_sink *s, const struct ns_engine *e)
+{
+	unsigned t;
+
+	for (t = 0; s->o->flows == NS_FLOWS_CSV && t < e->ntasks; t++)
+		ns_output_flow_csv_header(s->flows, &e->tasks[t]);
+	for (t = 0; s->o->heavy == NS_FLOWS_CSV && t < e->nsketches; t++)
+		ns_output_sketch_csv_header(s->flows, &e->sketches[t].flow);
+}
+
 /* Heavy hitters by count and size, or spreaders, of every sketch task. */
 static int
 sink_sketches(struct analyze_sink *s, const struct ns_engine *e, uint64_t g)
@@ -61,10 +70,6 @@ sink_sketches(struct analyze_sink *s, const struct ns_engine *e, uint64_t g)
 	for (k = 0; k < e->nsketches; k++) {
 		const struct ns_sketch_task *t = &e->sketches[k];
 
-		if (s->o->heavy == NS_FLOWS_CSV && !s->sketch_header_done[k]) {
-			ns_output_sketch_csv_header(s->flows, &t->flow);
-			s->sketch_header_done[k] = 1;
-		}
 		for (kind = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_COUNT;
 		    kind <= (t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE);
 		    kind++)
@@ -123,12 +128,16 @@ ns_analyze_writer_supported(const struct ns_config_writer *w)
 
 static int
 sink_period(void *arg, const struct ns_engine *e, uint64_t g,
-    uint64_t period_start)
+    uint64_t period_start, int first)
 {
 	struct analyze_sink *s = arg;
 	unsigned t;
 	int rc;
 
+	/* CSV headers: once, before the first period's rows, whatever
+	 * exporter process writes it. */
+	if (first)
+		sink_csv_headers(s, e);
 	if ((rc = sink_writers(e, g, period_start)) != 0)
 		return rc;
 	s->period_start = period_start;
@@ -137,10 +146,6 @@ sink_period(void *arg, const struct ns_engine *e, uint64_t g,
 	if (s->o->flows == NS_FLOWS_NONE)
 		return ferror(s->flows) ? -EIO : 0;
 	for (t = 0; t < e->ntasks; t++) {
-		if (s->o->flows == NS_FLOWS_CSV && !s->csv_header_done[t]) {
-			ns_output_flow_csv_header(s->flows, &e->tasks[t]);
-			s->csv_header_done[t] = 1;
-		}
 		if ((rc = ns_snapshot_task(e, g, t, sink_flow, s)) != 0)
 			return rc;
 	}
@@ -202,22 +207,15 @@ totals_collect(const struct ns_engine *e, struct ns_analyze_totals *t)
 	}
 }
 
-static void
+static int
 sink_end(void *arg, const struct ns_engine *e)
 {
 	struct analyze_sink *s = arg;
 	static struct ns_analyze_totals t;
 
-	if (fflush(s->flows) != 0) {
-		log_warn("writing flows");
-		exit(NS_EXIT_NORESPAWN);
-	}
 	totals_collect(e, &t);
 	ns_analyze_print(s->summary, &t, s->o->summary);
-	if (fflush(s->summary) != 0) {
-		log_warn("writing the summary");
-		exit(NS_EXIT_NORESPAWN);
-	}
+	return fflush(s->summary) != 0 ? -errno : 0;
 }
 
 /* ---- the roles of an offline run ------------------------------------- */
@@ -307,7 +305,7 @@ ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
 	struct analyze_sink as = { .o = o, .flows = out,
 	    .summary = o->flows != NS_FLOWS_NONE ||
 	    o->heavy != NS_FLOWS_NONE ? stderr : out };
-	struct ns_sink sink = { sink_period, sink_end, &as };
+	struct ns_sink sink = { sink_period, sink_end, &as, out };
 	char err[512];
 	int rc;
 

@@ -17,10 +17,12 @@
 
 #define NS_ENGINE_EXTERNAL_SLOTS 8	/* status/top readers at once */
 
+/* STATS: input states, the exporter's state, then per worker. */
 static uint64_t
 stats_inputs_size(const struct ns_engine *e)
 {
-	return e->ninputs * sizeof(struct ns_input_state);
+	return e->ninputs * sizeof(struct ns_input_state) +
+	    sizeof(struct ns_export_state);
 }
 
 /* Sketch task k's parameters from its configuration. */
@@ -285,6 +287,12 @@ ns_engine_input(const struct ns_engine *e, unsigned i)
 	    ns_seg_section(&e->seg, NS_SEG_STATS, NULL));
 
 	return (struct ns_input_state *)stats + i;
+}
+
+struct ns_export_state *
+ns_engine_export(const struct ns_engine *e)
+{
+	return (struct ns_export_state *)ns_engine_input(e, e->ninputs);
 }
 
 struct ns_worker_stats *

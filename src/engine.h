@@ -48,6 +48,24 @@ struct ns_input_state {
 	struct ns_input_ckpt ckpt[2];
 } __attribute__((aligned(64)));
 
+/*
+ * What the exporter has written, for its successor: double-buffered and
+ * switched by one store, like the capture's checkpoints.
+ */
+struct ns_export_ckpt {
+	uint64_t	exported;	/* generations below this are written */
+	uint64_t	periods;	/* periods written (0: headers due) */
+	uint64_t	out_off;	/* end of the output written, if a file */
+	uint64_t	ended;		/* the summary is written too */
+	uint64_t	valid;		/* written by an exporter */
+};
+
+struct ns_export_state {
+	uint64_t	ckpt_idx;
+	uint64_t	spare[7];
+	struct ns_export_ckpt ckpt[2];
+} __attribute__((aligned(64)));
+
 /* Per task lifetime totals in a worker's statistics; never reset. */
 struct ns_task_stats {
 	uint64_t	packets;
@@ -110,6 +128,7 @@ int	 ns_engine_create_private(struct ns_engine *);
 void	 ns_engine_close(struct ns_engine *);
 
 struct ns_input_state	*ns_engine_input(const struct ns_engine *, unsigned i);
+struct ns_export_state	*ns_engine_export(const struct ns_engine *);
 struct ns_worker_stats	*ns_engine_wstats(const struct ns_engine *, unsigned w);
 struct ns_ring		*ns_engine_ring(const struct ns_engine *, unsigned input,
 			    unsigned worker);

@@ -12,10 +12,12 @@
 #include "exporter.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,22 +71,103 @@ exp_has_period(const struct ns_engine *e, uint64_t g)
 	return 0;
 }
 
+/* A sink failed: the run cannot go on. */
+static void __attribute__((noreturn))
+exp_fail(const char *what, int rc)
+{
+	log_warnx("%s: %s", what, strerror(-rc));
+	exit(NS_EXIT_NORESPAWN);
+}
+
+/*
+ * Where the output stream ends now, if it is a regular file (an O_APPEND
+ * descriptor's offset says nothing until it is written: take the size).
+ */
+static uint64_t
+exp_out_end(const struct ns_sink *sink)
+{
+	struct stat st;
+	off_t off;
+	int fd;
+
+	if (sink->out == NULL || (fd = fileno(sink->out)) < 0 ||
+	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (fcntl(fd, F_GETFL) & O_APPEND)
+		return (uint64_t)st.st_size;
+	off = ftello(sink->out);
+	return off < 0 ? 0 : (uint64_t)off;
+}
+
+/* Where a predecessor's committed output ends: cut off what follows. */
+static void
+exp_rewind(const struct ns_sink *sink, const struct ns_export_ckpt *k)
+{
+	struct stat st;
+	int fd;
+
+	if (!k->valid || sink->out == NULL || (fd = fileno(sink->out)) < 0 ||
+	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size <= k->out_off)
+		return;
+	if (ftruncate(fd, (off_t)k->out_off) != 0 ||
+	    fseeko(sink->out, (off_t)k->out_off, SEEK_SET) != 0)
+		exp_fail("cutting off a killed exporter's output", -errno);
+	log_info("cut the output back to %" PRIu64 " bytes, where the last "
+	    "complete period ended", k->out_off);
+}
+
+/* Make what the sink wrote durable in the stream, then record it. */
+static void
+exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
+    uint64_t periods, int ended)
+{
+	struct ns_export_state *st = ns_engine_export(e);
+	uint64_t idx = st->ckpt_idx ^ 1;
+	struct ns_export_ckpt *k = &st->ckpt[idx];
+
+	if (sink->out != NULL && fflush(sink->out) != 0)
+		exp_fail("writing the output", -errno);
+	k->exported = exported;
+	k->periods = periods;
+	k->out_off = exp_out_end(sink);
+	k->ended = (uint64_t)ended;
+	k->valid = 1;
+	/* Compiler barrier (crash order): the entry is whole before it is
+	 * named; the successor reads it after our death (waitpid, fork). */
+	ns_compiler_barrier();
+	ns_store_relaxed(&st->ckpt_idx, idx);
+}
+
 void
 ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 {
+	struct ns_export_state *st = ns_engine_export(e);
+	struct ns_export_ckpt k = st->ckpt[st->ckpt_idx];
 	struct ns_gen_info *info;
 	uint64_t g = exp_first_gen(e), next_start;
 	int rc;
 
 	/* A closed pipe is a write error here, not a death to restart. */
 	signal(SIGPIPE, SIG_IGN);
+	/* The first exporter records where the output began. */
+	if (!k.valid)
+		exp_commit(e, sink, 0, 0, 0);
+	exp_rewind(sink, &k);
 	for (;; g++) {
 		exp_wait_closed(e, g);
 		info = ns_gen_info(&e->seg, g);
-		if (exp_has_period(e, g) && (rc = sink->period(sink->arg, e, g,
-		    ns_load_relaxed(&info->period_start_ns))) != 0) {
-			log_warnx("period %" PRIu64 ": %s", g, strerror(-rc));
-			exit(NS_EXIT_NORESPAWN);
+		/* A generation written before a kill is only cleared again. */
+		if (g >= k.exported && exp_has_period(e, g)) {
+			if ((rc = sink->period(sink->arg, e, g,
+			    ns_load_relaxed(&info->period_start_ns),
+			    k.periods == 0)) != 0)
+				exp_fail("writing a period", rc);
+			k.periods++;
+		}
+		if (g >= k.exported) {
+			k.exported = g + 1;
+			exp_commit(e, sink, k.exported, k.periods, 0);
 		}
 		/* The advance stored it before its release of root. */
 		next_start = ns_load_relaxed(&ns_gen_info(&e->seg, g + 1)->
@@ -99,6 +182,10 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 			fatalx("generation %" PRIu64 ": cannot clear (%s)", g,
 			    strerror(-rc));
 	}
-	sink->end(sink->arg, e);
+	if (!k.ended) {
+		if ((rc = sink->end(sink->arg, e)) != 0)
+			exp_fail("writing the summary", rc);
+		exp_commit(e, sink, k.exported, k.periods, 1);
+	}
 	exit(0);
 }

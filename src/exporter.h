@@ -10,15 +10,28 @@
 #include "engine.h"
 
 struct ns_sink {
-	/* The final snapshot of a closed generation: plain reads are exact. */
+	/*
+	 * The final snapshot of a closed generation: plain reads are exact.
+	 * first: no period has been written yet (CSV headers are due).
+	 */
 	int	(*period)(void *arg, const struct ns_engine *, uint64_t gen,
-		    uint64_t period_start);
+		    uint64_t period_start, int first);
 	/* The input ended and its last period has been written. */
-	void	(*end)(void *arg, const struct ns_engine *);
+	int	(*end)(void *arg, const struct ns_engine *);
 	void	*arg;
+	/*
+	 * The stream the sink writes, or NULL.  The exporter flushes it after
+	 * each period and, when it is a regular file, records where the
+	 * period ended: a restarted exporter cuts off what its predecessor
+	 * wrote past that and writes the period again, so the file holds
+	 * every period exactly once.  A pipe cannot be taken back: there a
+	 * killed exporter's last period may appear partly twice.
+	 */
+	FILE	*out;
 };
 
-/* Never returns: exits 0 after the end, 1 if the sink failed. */
+/* Never returns: exits 0 after the end, NS_EXIT_NORESPAWN if the sink
+ * failed. */
 void	 ns_exporter_main(struct ns_engine *, const struct ns_sink *)
 	    __attribute__((noreturn));
 
