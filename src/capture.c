@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "log.h"
 #include "reader.h"
 #include "ring.h"
+#include "supervisor.h"
 
 #define CAP_CHUNK	64	/* records reserved and published at a time */
 #define CAP_CKPT_EVERY	(1u << 18)	/* frames between checkpoints */
@@ -380,5 +382,267 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
 	 * check: every record is published before the input reads done. */
 	ns_store_release(&st->done, c.failed ? NS_INPUT_DONE | NS_INPUT_FAILED :
 	    NS_INPUT_DONE);
+	exit(0);
+}
+
+/* ---- live capture ------------------------------------------------------ */
+
+#define LIVE_BATCH	256	/* packets per pcap_dispatch */
+#define LIVE_TIMEOUT_MS	50	/* how stale a batch or a boundary can get */
+
+struct live {
+	struct capture	 c;
+	pcap_t		*p;
+	int		 dlt;
+	unsigned	 last_recv, last_drop, last_ifdrop;
+	double		 stats_at;
+};
+
+/* The interface of the default route, from /proc/net/route. */
+static int
+live_default_iface(char *buf, size_t len)
+{
+	char line[256], iface[64];
+	unsigned long dst;
+	FILE *fp = fopen("/proc/net/route", "r");
+
+	if (fp == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "%63s %lx", iface, &dst) == 2 && dst == 0) {
+			fclose(fp);
+			snprintf(buf, len, "%s", iface);
+			return 0;
+		}
+	fclose(fp);
+	return -ENOENT;
+}
+
+/* A packet dropped on a full ring is counted, never waited for. */
+static void
+live_put(struct capture *c, unsigned w, const struct ns_record *rec)
+{
+	struct cap_ring *r = &c->ring[w];
+	unsigned n;
+
+	if (r->avail == 0) {
+		cap_publish(c, r);
+		if ((n = ns_ring_reserve(&r->prod, CAP_CHUNK, &r->next)) == 0) {
+			ns_ring_count_full(&r->prod, 1);
+			return;
+		}
+		r->avail = n;
+	}
+	*r->next++ = *rec;
+	r->avail--;
+	r->pending++;
+}
+
+static void
+live_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct live *l = (struct live *)arg;
+	struct ns_record rec;
+	enum ns_parse_result res;
+	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u +
+	    (uint64_t)h->ts.tv_usec;	/* opened with nanosecond stamps */
+
+	res = ns_parse_packet(l->dlt, data, h->caplen, h->len, ts, &rec);
+	if (res != NS_PARSE_OK) {
+		memset(&rec, 0, sizeof(rec));
+		rec.kind = NS_REC_SKIPPED;
+		rec.proto = (uint8_t)res;
+		rec.wire_len = h->len;
+		rec.ts_ns = ts;
+		rec.hash = l->c.cur++;	/* spreads them over the workers */
+	}
+	rec.input = (uint8_t)l->c.input;
+	live_put(&l->c, ns_engine_pick(l->c.e, rec.hash), &rec);
+}
+
+/*
+ * Markers go to every ring, waiting for room if need be: a lost marker
+ * would stop the generations.  Then the input says so, for a successor.
+ */
+static void
+live_markers(struct live *l, uint64_t gen, uint64_t start)
+{
+	struct ns_record m;
+	unsigned w;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = NS_REC_PERIOD;
+	m.ts_ns = start;
+	m.hash = gen;
+	m.input = (uint8_t)l->c.input;
+	for (w = 0; w < l->c.e->nworkers; w++)
+		cap_put(&l->c, w, &m, 0);
+	cap_publish_all(&l->c);
+	ns_store_relaxed(&ns_engine_input(l->c.e, l->c.input)->marked, gen);
+}
+
+static void
+live_boundary(struct live *l, uint64_t start)
+{
+	struct capture *c = &l->c;
+
+	c->gen++;
+	c->period = start;
+	if (ns_gen_root(&c->e->seg) < c->gen)
+		cap_advance(c, c->gen, start);
+	live_markers(l, c->gen, start);
+}
+
+static uint64_t
+live_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* pcap's 32-bit counters, accumulated 64-bit. */
+static void
+live_stats(struct live *l)
+{
+	struct ns_input_state *st = ns_engine_input(l->c.e, l->c.input);
+	struct pcap_stat ps;
+
+	if (pcap_stats(l->p, &ps) != 0)
+		return;
+	ns_store_relaxed(&st->kernel_recv, st->kernel_recv +
+	    (unsigned)(ps.ps_recv - l->last_recv));
+	ns_store_relaxed(&st->kernel_drops, st->kernel_drops +
+	    (unsigned)(ps.ps_drop - l->last_drop) +
+	    (unsigned)(ps.ps_ifdrop - l->last_ifdrop));
+	l->last_recv = ps.ps_recv;
+	l->last_drop = ps.ps_drop;
+	l->last_ifdrop = ps.ps_ifdrop;
+}
+
+static pcap_t *
+live_open(const struct ns_config_input *in, const char *iface)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p;
+
+	if ((p = pcap_create(iface, errbuf)) == NULL) {
+		log_warnx("%s: %s", iface, errbuf);
+		return NULL;
+	}
+	pcap_set_snaplen(p, (int)in->snaplen);
+	pcap_set_promisc(p, in->promisc);
+	pcap_set_timeout(p, LIVE_TIMEOUT_MS);
+	pcap_set_immediate_mode(p, in->immediate);
+	if (in->buffer_size != 0)
+		pcap_set_buffer_size(p, (int)in->buffer_size);
+	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+	if (pcap_activate(p) < 0) {
+		log_warnx("%s: %s", iface, pcap_geterr(p));
+		pcap_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int
+live_filter(pcap_t *p, const char *iface, const char *bpf)
+{
+	struct bpf_program prog;
+
+	if (bpf == NULL || bpf[0] == '\0')
+		return 0;
+	if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
+	    pcap_setfilter(p, &prog) != 0) {
+		log_warnx("%s: filter \"%s\": %s", iface, bpf, pcap_geterr(p));
+		return -EINVAL;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+/* Where the generations are: a successor re-sends a lost marker. */
+static void
+live_resume(struct live *l)
+{
+	struct ns_input_state *st = ns_engine_input(l->c.e, l->c.input);
+	struct ns_seg *seg = &l->c.e->seg;
+	uint64_t root = ns_gen_root(seg);
+
+	l->c.gen = root;
+	l->c.period = ns_load_relaxed(&ns_gen_info(seg, root)->period_start_ns);
+	l->c.started = l->c.period != 0;
+	if (root > 0 && ns_load_relaxed(&st->marked) < root)
+		live_markers(l, root, l->c.period);
+}
+
+static void
+live_clock(struct live *l)
+{
+	uint64_t p = period_of(&l->c, live_now());
+
+	if (!l->c.started) {
+		l->c.started = 1;
+		l->c.period = p;
+		if (ns_gen_root(&l->c.e->seg) == 0)
+			ns_store_relaxed(&ns_gen_info(&l->c.e->seg, 0)->
+			    period_start_ns, p);
+	} else if (p > l->c.period) {
+		live_boundary(l, p);
+	}
+}
+
+void
+ns_capture_live_main(struct ns_engine *e, unsigned input,
+    const struct ns_config_input *in)
+{
+	struct ns_input_state *st = ns_engine_input(e, input);
+	static struct live l;
+	char iface[64], errbuf[PCAP_ERRBUF_SIZE];
+	struct pollfd pfd;
+	int n;
+
+	signal(SIGTERM, cap_on_signal);
+	signal(SIGINT, SIG_IGN);
+	cap_init(&l.c, e, input);
+	snprintf(iface, sizeof(iface), "%s", in->interface);
+	if (strcmp(iface, "default") == 0 &&
+	    live_default_iface(iface, sizeof(iface)) != 0) {
+		log_warnx("no default route: name the interface to capture on");
+		exit(NS_EXIT_NORESPAWN);
+	}
+	if ((l.p = live_open(in, iface)) == NULL ||
+	    live_filter(l.p, iface, in->bpf) != 0)
+		exit(NS_EXIT_NORESPAWN);
+	l.dlt = pcap_datalink(l.p);
+	/*
+	 * Non-blocking, with our own poll: a blocking pcap_dispatch on a
+	 * TPACKET_V3 ring need not return when nothing arrives, and the loop
+	 * must see period boundaries and the stop word on an idle link.
+	 */
+	if (pcap_setnonblock(l.p, 1, errbuf) != 0)
+		fatalx("%s: %s", iface, errbuf);
+	pfd.fd = pcap_get_selectable_fd(l.p);
+	pfd.events = POLLIN;
+	log_info("capturing on %s", iface);
+	live_resume(&l);
+	while (!cap_stop && !ns_load_relaxed(&st->stop)) {
+		n = pcap_dispatch(l.p, LIVE_BATCH, live_packet, (u_char *)&l);
+		if (n == PCAP_ERROR)
+			fatalx("%s: %s", iface, pcap_geterr(l.p));
+		if (n == 0 && pfd.fd >= 0)
+			(void)poll(&pfd, 1, LIVE_TIMEOUT_MS);
+		/* Live records must not wait for a full chunk. */
+		cap_publish_all(&l.c);
+		live_clock(&l);
+		if (ns_mono_now() - l.stats_at >= 1.0) {
+			live_stats(&l);
+			l.stats_at = ns_mono_now();
+		}
+	}
+	live_stats(&l);
+	live_boundary(&l, NS_ENGINE_END);
+	ns_store_release(&st->done, NS_INPUT_DONE);
 	exit(0);
 }

@@ -22,4 +22,14 @@ struct ns_capture_files {
 void	 ns_capture_files_main(struct ns_engine *, unsigned input,
 	    const struct ns_capture_files *) __attribute__((noreturn));
 
+/*
+ * Capture live from cfg's interface (or the default route's) until the
+ * supervisor sets the input's stop word; never returns.  Periods follow
+ * the wall clock; a full ring drops the packet and counts it (ring_full);
+ * kernel drops come from pcap_stats.  Exits 0 once the end is published,
+ * NS_EXIT_NORESPAWN when the interface cannot be opened.
+ */
+void	 ns_capture_live_main(struct ns_engine *, unsigned input,
+	    const struct ns_config_input *) __attribute__((noreturn));
+
 #endif /* NS_CAPTURE_H */

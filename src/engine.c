@@ -273,6 +273,24 @@ ns_engine_create_private(struct ns_engine *e)
 	return 0;
 }
 
+int
+ns_engine_create_named(struct ns_engine *e, const char *name)
+{
+	struct ns_seg_layout l;
+	int rc;
+
+	engine_layout(e, &l);
+	if ((rc = ns_seg_create(&e->seg, name, &l)) != 0)
+		return rc;
+	if ((rc = engine_shm_init(e)) != 0 ||
+	    (rc = ns_seg_publish(&e->seg)) != 0) {
+		ns_seg_detach(&e->seg);
+		ns_seg_unlink(name);
+		return rc;
+	}
+	return 0;
+}
+
 void
 ns_engine_close(struct ns_engine *e)
 {

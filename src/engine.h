@@ -44,7 +44,11 @@ struct ns_input_state {
 	uint64_t	done;		/* NS_INPUT_* */
 	uint64_t	frames;		/* frames read (progress, not exact) */
 	uint64_t	ckpt_idx;	/* ckpt[] entry in force */
-	uint64_t	spare[5];
+	uint64_t	stop;		/* live: the supervisor asks it to end */
+	uint64_t	marked;		/* live: every ring has this gen's marker */
+	uint64_t	kernel_recv;	/* live: pcap_stats, kept 64-bit */
+	uint64_t	kernel_drops;	/* ps_drop + ps_ifdrop */
+	uint64_t	spare;
 	struct ns_input_ckpt ckpt[2];
 } __attribute__((aligned(64)));
 
@@ -125,6 +129,8 @@ int	 ns_engine_init(struct ns_engine *, const struct ns_config *cfg,
 	    unsigned ninputs, char *err, size_t errlen);
 /* A private (memfd) segment for one offline run, initialised. */
 int	 ns_engine_create_private(struct ns_engine *);
+/* A named one (the daemon's); -EEXIST if it exists. */
+int	 ns_engine_create_named(struct ns_engine *, const char *name);
 void	 ns_engine_close(struct ns_engine *);
 
 struct ns_input_state	*ns_engine_input(const struct ns_engine *, unsigned i);

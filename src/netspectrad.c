@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG NS_SYSCONFDIR "/netspectra.yaml"
@@ -54,10 +55,33 @@ check_config(const char *path)
 	return 0;
 }
 
+static int
+run(const char *path, const struct ns_daemon_opts *o)
+{
+	struct ns_config cfg;
+	char err[8192];
+	int rc;
+
+	if ((rc = ns_config_load(path, &cfg, err, sizeof(err))) != 0) {
+		if (rc == -EINVAL)
+			fprintf(stderr, "%s", err);
+		else
+			log_warnx("%s: %s", path, strerror(-rc));
+		return 1;
+	}
+	if (cfg.warnings != NULL)
+		fputs(cfg.warnings, stderr);
+	log_set_level((enum ns_log_level)cfg.daemon.log_level);
+	rc = ns_daemon_run(&cfg, o);
+	ns_config_free(&cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *cfgpath = DEFAULT_CONFIG;
+	struct ns_daemon_opts o = { 0, NULL };
 	int ch, test = 0;
 
 	log_init("netspectrad", "supervisor", NS_LOG_INFO);
@@ -67,7 +91,10 @@ main(int argc, char **argv)
 			cfgpath = optarg;
 			break;
 		case 'f':
+			o.foreground = 1;
+			break;
 		case 'p':
+			o.pidfile = optarg;
 			break;
 		case 't':
 			test = 1;
@@ -85,7 +112,5 @@ main(int argc, char **argv)
 		usage(1);
 	if (test)
 		return check_config(cfgpath);
-	log_warnx("live capture is not available in this release; "
-	    "use \"netspectra analyze FILE\" for capture files");
-	return 2;
+	return run(cfgpath, &o);
 }

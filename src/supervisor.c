@@ -258,6 +258,13 @@ ns_supervisor_run(struct ns_supervisor *s)
 	sigaction(SIGINT, &sa, NULL);
 	for (;;) {
 		sup_reap(s);
+		if (sup_stop && s->stop != NULL && !s->stopping) {
+			log_info("stopping: draining the rings, writing the "
+			    "final snapshots");
+			s->stopping = 1;
+			sup_stop = 0;
+			s->stop(s);
+		}
 		if (sup_stop) {
 			sup_kill_all(s);
 			sigprocmask(SIG_SETMASK, &orig, NULL);

@@ -40,6 +40,13 @@ struct ns_supervisor {
 	struct ns_engine *e;
 	struct ns_child	 child[NS_CONFIG_MAX_INPUTS + 64];
 	unsigned	 nchildren;
+	/*
+	 * Set for a graceful stop (the daemon): the first SIGTERM or SIGINT
+	 * calls it and lets the children drain and finish; a second one
+	 * kills them.  NULL: the first one kills them (an offline run).
+	 */
+	void		(*stop)(struct ns_supervisor *);
+	int		 stopping;
 };
 
 void	 ns_supervisor_init(struct ns_supervisor *, struct ns_engine *);

@@ -1,0 +1,312 @@
+/*
+ * daemon.c -- netspectrad: pidfile, daemonizing, the named segment, the
+ * roles of a live run, readiness, and the graceful stop.
+ *
+ * SIGTERM asks every capture to end (its input's stop word): each puts the
+ * end of the input into its rings, the workers drain them, the exporter
+ * writes the last period's final snapshot to every writer, and all exit
+ * 0; so does the supervisor.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "analyze.h"
+#include "atomic.h"
+#include "capture.h"
+#include "engine.h"
+#include "exporter.h"
+#include "file.h"
+#include "log.h"
+#include "ring.h"
+#include "slot.h"
+#include "supervisor.h"
+#include "worker.h"
+
+/* ---- pidfile and daemonizing ------------------------------------------- */
+
+/* Open, lock and fill the pidfile; the lock lives as long as we do. */
+static int
+pidfile_take(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		log_warn("pidfile %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		log_warnx("already running (pidfile %s, pid %s)", path,
+		    strtok(buf, "\n") ? buf : "?");
+		close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || write(fd, buf, (size_t)n) != n) {
+		log_warn("pidfile %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		return -errno;
+	if ((pid = fork()) == -1)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		return -errno;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+/* systemd's readiness protocol, when NOTIFY_SOCKET is set. */
+static void
+sd_notify_msg(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, len);
+	close(fd);
+}
+
+/* ---- the exporter's sink: the configured file writers ----------------- */
+
+static int
+files_period(void *arg, const struct ns_engine *e, uint64_t g,
+    uint64_t period_start, int first)
+{
+	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
+	unsigned i;
+	int rc;
+
+	(void)arg;
+	(void)first;
+	for (i = 0; e->ntasks != 0 && i < agg->exact.nwriters; i++)
+		if (agg->exact.writers[i].enabled &&
+		    ns_analyze_writer_supported(&agg->exact.writers[i]) &&
+		    (rc = ns_file_write_exact(&agg->exact.writers[i], e, g,
+		    period_start, 1)) != 0)
+			return rc;
+	for (i = 0; e->nsketches != 0 && i < agg->sketch.nwriters; i++)
+		if (agg->sketch.writers[i].enabled &&
+		    ns_analyze_writer_supported(&agg->sketch.writers[i]) &&
+		    (rc = ns_file_write_sketch(&agg->sketch.writers[i], e, g,
+		    period_start, 1)) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+files_end(void *arg, const struct ns_engine *e)
+{
+	(void)arg;
+	(void)e;
+	return 0;
+}
+
+/* ---- roles -------------------------------------------------------------- */
+
+static void __attribute__((noreturn))
+role_capture(struct ns_engine *e, const struct ns_child *c)
+{
+	const struct ns_config_input *in = c->arg;
+
+	if (in->type == NS_CONFIG_INPUT_FILE) {
+		struct ns_capture_files f = { &in->path, 1, 0 };
+
+		ns_capture_files_main(e, c->index, &f);
+	}
+	ns_capture_live_main(e, c->index, in);
+}
+
+static void __attribute__((noreturn))
+role_worker(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_worker_main(e, c->index, c->slot);
+}
+
+static void __attribute__((noreturn))
+role_export(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_exporter_main(e, c->arg);
+}
+
+/* SIGTERM: every input ends, the rest drains. */
+static void
+daemon_stop(struct ns_supervisor *s)
+{
+	unsigned i;
+
+	sd_notify_msg("STOPPING=1");
+	for (i = 0; i < s->e->ninputs; i++)
+		ns_store_relaxed(&ns_engine_input(s->e, i)->stop, 1);
+	for (i = 0; i < s->nchildren; i++)
+		if (s->child[i].role == NS_ROLE_CAPTURE && s->child[i].pid > 0)
+			kill(s->child[i].pid, SIGTERM);
+}
+
+static int
+add_roles(struct ns_supervisor *sup, struct ns_engine *e,
+    const struct ns_config *cfg, struct ns_sink *sink)
+{
+	char name[16];
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < cfg->ninputs; i++) {
+		if (cfg->inputs[i].type == NS_CONFIG_INPUT_NATS) {
+			log_warnx("input %s: NATS inputs are not available yet",
+			    cfg->inputs[i].name);
+			return -ENOTSUP;
+		}
+		snprintf(name, sizeof(name), "ns-capture-%u", i % 100000u);
+		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_CAPTURE, i,
+		    role_capture, (void *)&cfg->inputs[i])) != 0)
+			return rc;
+	}
+	for (i = 0; i < e->nworkers; i++) {
+		snprintf(name, sizeof(name), "ns-worker-%u", i % 100000u);
+		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_WORKER, i,
+		    role_worker, NULL)) != 0)
+			return rc;
+	}
+	return ns_supervisor_add(sup, "ns-export-files", NS_ROLE_EXPORTER, 0,
+	    role_export, sink);
+}
+
+/* Drops by layer, once more at the end: what an operator checks first. */
+static void
+daemon_report_drops(const struct ns_engine *e)
+{
+	uint64_t full = 0, table_full = 0;
+	unsigned i, w, t;
+
+	for (i = 0; i < e->ninputs; i++) {
+		const struct ns_input_state *st = ns_engine_input(e, i);
+
+		log_info("input %u: kernel received %" PRIu64 ", kernel drops %"
+		    PRIu64, i, st->kernel_recv, st->kernel_drops);
+		for (w = 0; w < e->nworkers; w++)
+			full += ns_load_relaxed(&ns_engine_ring(e, i, w)->full);
+	}
+	for (w = 0; w < e->nworkers; w++)
+		for (t = 0; t < e->ntasks; t++)
+			table_full += ns_engine_wstats(e, w)->task[t].table_full;
+	log_info("drops: ring_full %" PRIu64 ", table_full %" PRIu64, full,
+	    table_full);
+}
+
+/*
+ * The named segment.  A segment left by an earlier run is replaced: keeping
+ * its counters across restarts is not done yet.
+ */
+static int
+daemon_segment(struct ns_engine *e, const char *name)
+{
+	int rc = ns_engine_create_named(e, name);
+
+	if (rc == -EEXIST) {
+		log_info("replacing the shared memory segment %s of an earlier "
+		    "run", name);
+		ns_seg_unlink(name);
+		rc = ns_engine_create_named(e, name);
+	}
+	if (rc != 0)
+		log_warnx("shared memory %s (%" PRIu64 " bytes): %s", name,
+		    e->shm_bytes, strerror(-rc));
+	return rc;
+}
+
+int
+ns_daemon_run(const struct ns_config *cfg, const struct ns_daemon_opts *o)
+{
+	static struct ns_supervisor sup;
+	static struct ns_engine e;
+	struct ns_sink sink = { files_period, files_end, NULL, NULL };
+	const char *pidfile = o->pidfile ? o->pidfile : cfg->daemon.pidfile;
+	char err[512];
+	int rc, pfd;
+
+	if ((rc = ns_engine_init(&e, cfg, cfg->ninputs, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	if (!o->foreground) {
+		log_to_syslog(cfg->daemon.log_facility);
+		if ((rc = daemonize()) != 0) {
+			log_warnx("daemonize: %s", strerror(-rc));
+			return 1;
+		}
+	}
+	if ((pfd = pidfile_take(pidfile)) < 0)
+		return 1;
+	if (daemon_segment(&e, cfg->daemon.shm_name) != 0) {
+		unlink(pidfile);
+		return 1;
+	}
+	ns_supervisor_init(&sup, &e);
+	sup.stop = daemon_stop;
+	if ((rc = add_roles(&sup, &e, cfg, &sink)) == 0) {
+		sd_notify_msg("READY=1");
+		log_info("started: %u input(s), %u worker(s), %u exact and %u "
+		    "sketch task(s)", e.ninputs, e.nworkers, e.ntasks,
+		    e.nsketches);
+		rc = ns_supervisor_run(&sup);
+	}
+	daemon_report_drops(&e);
+	log_info(rc == 0 ? "stopped" : "stopped with errors");
+	ns_engine_close(&e);
+	/* Nothing reattaches to it yet: give /dev/shm its memory back. */
+	ns_seg_unlink(cfg->daemon.shm_name);
+	unlink(pidfile);
+	close(pfd);
+	return rc == 0 ? 0 : 1;
+}
