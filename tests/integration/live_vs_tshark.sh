@@ -26,7 +26,7 @@ for ns in "$NSA va" "$NSB vb"; do
 	ip -n "$1" link set lo up
 done
 
-"$PCAPGEN" -o "$T/trace.pcap" -n 20000 -f 2000 -s 41 --ipv6 0.3 --vlan 0.1 \
+"$PCAPGEN" -o "$T/trace.pcap" -n 30000 -f 2000 -s 41 --ipv6 0.3 --vlan 0.1 \
 	--proto-mix tcp=60,udp=25,icmp=10,sctp=5 2>/dev/null || fail "pcapgen"
 cat >"$T/d.yaml" <<EOC
 daemon:
@@ -47,33 +47,49 @@ aggregator:
 EOC
 "$NETSPECTRAD" -t -c "$T/d.yaml" >/dev/null 2>"$T/t.err" || fail "config: $(cat "$T/t.err")"
 
-ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
-dpid=$!
-ns_at_exit "kill -9 $dpid 2>/dev/null"
-wait_for 10 grep -q "capturing on vb" "$T/d.log" || fail "netspectrad did not start: $(cat "$T/d.log")"
+# live_run TAG KILLS: run netspectrad while tcpreplay sends the trace,
+# kill -9 a worker KILLS times meanwhile, stop it, compare with tshark.
+live_run() {
+	_tag=$1 _kills=$2
+	sed "s#$T/out#$T/out-$_tag#" "$T/d.yaml" >"$T/d-$_tag.yaml"
+	ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$T/d-$_tag.yaml" >"$T/d-$_tag.log" 2>&1 &
+	dpid=$!
+	ns_at_exit "kill -9 $dpid 2>/dev/null"
+	wait_for 10 grep -q "capturing on vb" "$T/d-$_tag.log" ||
+		fail "netspectrad did not start: $(cat "$T/d-$_tag.log")"
+	rx0=$(ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets)
+	ip netns exec "$NSA" tcpreplay -q -i va --pps 10000 "$T/trace.pcap" >"$T/replay.log" 2>&1 &
+	rpid=$!
+	_k=0
+	while [ "$_k" -lt "$_kills" ] && kill -0 "$rpid" 2>/dev/null; do
+		# A random moment of the replay, then a random worker.
+		sleep "0.$(od -An -N1 -tu1 /dev/urandom | awk '{ printf "%d", 1 + $1 % 4 }')"
+		_v=$(pgrep -P "$dpid" -x "ns-worker-$(( $(od -An -N1 -tu1 /dev/urandom) % 2 ))") || continue
+		kill -9 "$_v" && _k=$((_k + 1))
+	done
+	wait "$rpid" || fail "tcpreplay: $(cat "$T/replay.log")"
+	# Every packet has reached the capture before the stop.
+	wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+		fail "vb received fewer than $sent packets"
+	kill -TERM "$dpid"
+	wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$T/d-$_tag.log")"
+	wait "$dpid" || fail "netspectrad exited non-zero: $(tail "$T/d-$_tag.log")"
+	grep -q "stopped$" "$T/d-$_tag.log" || fail "no clean stop: $(tail "$T/d-$_tag.log")"
+	drops=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$T/d-$_tag.log")
+	ring=$(sed -n 's/.*ring_full \([0-9]*\), table_full \([0-9]*\).*/\1 \2/p' "$T/d-$_tag.log")
+	[ "$drops" = 0 ] && [ "$ring" = "0 0" ] || fail "$_tag: drops: kernel $drops, ring_full/table_full $ring"
+	periods=$(ls "$T/out-$_tag" | wc -l)
+	[ "$periods" -ge 2 ] || fail "$_tag: expected several periods, got $periods"
+	cat "$T"/out-$_tag/*/per_five_tuple/flows.jsonl >"$T/live-$_tag.jsonl"
+	flows_py ns per_five_tuple "$T/live-$_tag.jsonl" >"$T/live-$_tag.flows" || fail "bad flow output"
+	# Times are capture times here, not the trace's: packets, bytes, flags.
+	n=$(flows_py diff "$T/tshark.flows" "$T/live-$_tag.flows" packets bytes flags) ||
+		fail "$_tag: live flows differ from tshark's reading of the trace (< tshark, > netspectrad)"
+	[ "$n" -ge 1000 ] || fail "$_tag: only $n flows compared"
+	echo "ok: $_tag: $sent packets replayed at 10 kpps, $_k worker kills, $n flows over $periods periods identical to tshark (packets, bytes, TCP flags); drops: kernel 0, ring_full 0, table_full 0"
+}
 
-ip netns exec "$NSA" tcpreplay -q -i va --pps 10000 "$T/trace.pcap" >"$T/replay.log" 2>&1 ||
-	fail "tcpreplay: $(cat "$T/replay.log")"
-# Every packet has reached the capture before the stop: poll the log-free
-# way, through the kernel's count on vb.
 sent=$(tshark -r "$T/trace.pcap" -T fields -e frame.number 2>/dev/null | wc -l)
-wait_for 10 sh -c "[ \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) -ge $sent ]" ||
-	fail "vb received fewer than $sent packets"
-kill -TERM "$dpid"
-wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$T/d.log")"
-wait "$dpid" || fail "netspectrad exited non-zero: $(tail "$T/d.log")"
-grep -q "stopped$" "$T/d.log" || fail "no clean stop: $(tail "$T/d.log")"
-
-drops=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$T/d.log")
-ring=$(sed -n 's/.*ring_full \([0-9]*\), table_full \([0-9]*\).*/\1 \2/p' "$T/d.log")
-[ "$drops" = 0 ] && [ "$ring" = "0 0" ] || fail "drops: kernel $drops, ring_full/table_full $ring"
-periods=$(ls "$T/out" | wc -l)
-[ "$periods" -ge 2 ] || fail "expected several periods, got $periods"
-cat "$T"/out/*/per_five_tuple/flows.jsonl >"$T/live.jsonl"
 tshark_flows "$T/trace.pcap" "$T/tshark.flows"
-flows_py ns per_five_tuple "$T/live.jsonl" >"$T/live.flows" || fail "bad flow output"
-# Times are capture times here, not the trace's: packets, bytes, flags.
-n=$(flows_py diff "$T/tshark.flows" "$T/live.flows" packets bytes flags) ||
-	fail "live flows differ from tshark's reading of the trace (< tshark, > netspectrad)"
-[ "$n" -ge 1000 ] || fail "only $n flows compared"
-echo "ok: $sent packets replayed at 10 kpps, $n flows over $periods periods identical to tshark (packets, bytes, TCP flags); drops: kernel 0, ring_full 0, table_full 0"
+live_run plain 0
+live_run kills 4
