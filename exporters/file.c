@@ -20,12 +20,14 @@
 #include "addr.h"
 #include "log.h"
 #include "output.h"
+#include "segment.h"
 #include "snapshot.h"
 
 struct file_ctx {
 	const struct ns_config_writer *cw;
 	FILE *fp;
 	uint64_t period_start;
+	char id[64];			/* snapshot_id() */
 	uint64_t flows, packets, bytes;
 };
 
@@ -174,11 +176,67 @@ write_summary(const struct file_ctx *c, const char *task, const char *dir,
 	if ((rc = open_tmp(dir, "summary.json", tmp, path, &fp)) != 0)
 		return rc;
 	fprintf(fp, "{\"task\":\"%s\",\"flows\":%" PRIu64 ",\"bytes\":%" PRIu64
-	    ",\"packets\":%" PRIu64 ",\"timestamp\":\"%s\",\"final\":%s}\n",
-	    task, c->flows, c->bytes, c->packets,
+	    ",\"packets\":%" PRIu64 ",\"timestamp\":\"%s\",\"final\":%s,"
+	    "\"snapshot\":\"%s\"}\n", task, c->flows, c->bytes, c->packets,
 	    ns_time_format(c->period_start, ts, sizeof(ts)),
-	    final ? "true" : "false");
+	    final ? "true" : "false", c->id);
 	return commit_file(fp, tmp, path);
+}
+
+/* Which snapshot a directory holds: the segment's birth and generation. */
+static void
+snapshot_id(const struct ns_engine *e, uint64_t g, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRIu64 ".%" PRIu64,
+	    ns_seg_hdr(&e->seg)->created_ns, g);
+}
+
+/* 1 if dir is free for snapshot id: absent, or holding that snapshot. */
+static int
+dir_is_ours(const char *dir, const char *id)
+{
+	char path[4096], text[512], want[96];
+	size_t n;
+	FILE *fp;
+
+	if (path_join(path, sizeof(path), dir, "summary.json") != 0 ||
+	    (fp = fopen(path, "r")) == NULL)
+		return 1;
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	snprintf(want, sizeof(want), "\"snapshot\":\"%s\"", id);
+	return strstr(text, want) != NULL;
+}
+
+/*
+ * <root>/<period start>/<task>, made.  A period a restarted daemon began
+ * afresh already has a directory of the generation before: this one goes
+ * to <period start>.1 (.2, ...) beside it instead of replacing it.  An
+ * offline run replaces the output of an earlier one.
+ */
+static int
+task_dir(const struct ns_config_writer *cw, const struct ns_engine *e,
+    uint64_t g, uint64_t period_start, const char *task, char *dir,
+    size_t len)
+{
+	char stamp[32], id[64];
+	unsigned k;
+	int n;
+
+	snapshot_id(e, g, id, sizeof(id));
+	dir_stamp(period_start, stamp, sizeof(stamp));
+	for (k = 0; k < 1000; k++) {
+		n = k == 0 ? snprintf(dir, len, "%s/%s/%s", cw->root_path, stamp,
+		    task) : snprintf(dir, len, "%s/%s.%u/%s", cw->root_path,
+		    stamp, k, task);
+		if (n < 0 || (size_t)n >= len)
+			return -ENAMETOOLONG;
+		/* An offline run (private segment) replaces what it finds. */
+		if ((e->seg.flags & NS_SEG_F_PRIVATE) || dir_is_ours(dir, id))
+			return mkdirs(dir);
+	}
+	return -EEXIST;
 }
 
 /* ---- sketch tasks: count/size/spread files ----------------------------- */
@@ -187,6 +245,7 @@ struct sketch_file {
 	const struct ns_config_writer *cw;
 	FILE *fp;
 	uint64_t period_start;
+	char id[64];			/* snapshot_id() */
 	uint64_t reported[3];		/* by enum ns_sketch_kind */
 };
 
@@ -243,9 +302,10 @@ write_sketch_summary(const struct sketch_file *c,
 
 	if ((rc = open_tmp(dir, "summary.json", tmp, path, &fp)) != 0)
 		return rc;
-	fprintf(fp, "{\"task\":\"%s\",\"timestamp\":\"%s\",\"final\":%s",
-	    t->cfg->name, ns_time_format(c->period_start, ts, sizeof(ts)),
-	    final ? "true" : "false");
+	fprintf(fp, "{\"task\":\"%s\",\"timestamp\":\"%s\",\"final\":%s,"
+	    "\"snapshot\":\"%s\"", t->cfg->name,
+	    ns_time_format(c->period_start, ts, sizeof(ts)),
+	    final ? "true" : "false", c->id);
 	if (t->spread)
 		fprintf(fp, ",\"spread\":%" PRIu64 "}\n",
 		    c->reported[NS_SKETCH_SPREAD]);
@@ -260,10 +320,10 @@ ns_file_write_sketch(const struct ns_config_writer *cw,
     const struct ns_engine *e, uint64_t g, uint64_t period_start, int final)
 {
 	struct sketch_file c;
-	char dir[4096], stamp[32];
+	char dir[4096];
 	enum ns_sketch_kind kind, last;
 	unsigned k;
-	int n, rc = 0;
+	int rc = 0;
 
 	for (k = 0; k < e->nsketches && rc == 0; k++) {
 		const struct ns_sketch_task *t = &e->sketches[k];
@@ -271,10 +331,9 @@ ns_file_write_sketch(const struct ns_config_writer *cw,
 		memset(&c, 0, sizeof(c));
 		c.cw = cw;
 		c.period_start = period_start;
-		n = snprintf(dir, sizeof(dir), "%s/%s/%s", cw->root_path,
-		    dir_stamp(period_start, stamp, sizeof(stamp)), t->cfg->name);
-		rc = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG :
-		    mkdirs(dir);
+		snapshot_id(e, g, c.id, sizeof(c.id));
+		rc = task_dir(cw, e, g, period_start, t->cfg->name, dir,
+		    sizeof(dir));
 		kind = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_COUNT;
 		last = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE;
 		for (; rc == 0 && kind <= last; kind++)
@@ -293,20 +352,18 @@ int
 ns_file_write_exact(const struct ns_config_writer *cw,
     const struct ns_engine *e, uint64_t g, uint64_t period_start, int final)
 {
-	char dir[4096], stamp[32];
+	char dir[4096];
 	struct file_ctx c;
 	unsigned t;
-	int n, rc;
+	int rc;
 
 	for (t = 0; t < e->ntasks; t++) {
 		memset(&c, 0, sizeof(c));
 		c.cw = cw;
 		c.period_start = period_start;
-		n = snprintf(dir, sizeof(dir), "%s/%s/%s", cw->root_path,
-		    dir_stamp(period_start, stamp, sizeof(stamp)),
-		    e->tasks[t].name);
-		rc = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG : 0;
-		if (rc != 0 || (rc = mkdirs(dir)) != 0 ||
+		snapshot_id(e, g, c.id, sizeof(c.id));
+		if ((rc = task_dir(cw, e, g, period_start, e->tasks[t].name,
+		    dir, sizeof(dir))) != 0 ||
 		    (rc = write_flows(&c, e, g, t, dir)) != 0 ||
 		    (rc = write_summary(&c, e->tasks[t].name, dir, final)) != 0) {
 			log_warnx("%s writer: %s: %s",

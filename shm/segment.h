@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define NS_SEG_MAGIC	0x4e53504543545241ULL	/* "NSPECTRA" */
-#define NS_SEG_ABI	2
+#define NS_SEG_ABI	3
 
 enum ns_seg_section {
 	NS_SEG_SLOTS = 0,	/* slot table; page-aligned, see ns_seg_make_writable */
@@ -27,6 +27,7 @@ enum ns_seg_section {
 	NS_SEG_GENS,		/* generation directory and table shards */
 	NS_SEG_STATS,		/* counters owned by the roles (src/) */
 	NS_SEG_SKETCHES,	/* sketch regions [gen][task][worker] (src/) */
+	NS_SEG_CONFIG,		/* the configuration that made it, as YAML */
 	NS_SEG_NSECTIONS
 };
 

@@ -141,9 +141,11 @@ cap_advance(struct capture *c, uint64_t gen, uint64_t start)
 	int rc;
 
 	cap_publish_all(c);
+	/* Not even a stop request ends this wait: the end of a live input
+	 * is itself a boundary, and must get through. */
 	while ((rc = ns_gen_advance(seg, gen - 1, start)) == -EBUSY) {
-		if (cap_stop || getppid() == 1)
-			fatalx("stopped while waiting for the exporter");
+		if (getppid() == 1)
+			fatalx("supervisor gone while waiting for the exporter");
 		nanosleep(&ts, NULL);
 	}
 	if (rc != 0)
@@ -347,10 +349,7 @@ cap_init(struct capture *c, struct ns_engine *e, unsigned input)
 	c->started = (int)c->resume.started;
 	c->failed = (int)c->resume.failed;
 	c->cur = 2 * c->resume.frame;
-	if (c->replay_end > 0)
-		log_info("input %u: resuming at frame %" PRIu64 " of file %"
-		    PRIu64 " (rings hold up to position %" PRIu64 ")", input,
-		    c->resume.file_frame, c->resume.file + 1, c->replay_end);
+
 	c->t0 = c->shown = ns_mono_now();
 }
 
@@ -366,6 +365,10 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
 	signal(SIGTERM, cap_on_signal);
 	signal(SIGINT, SIG_IGN);
 	cap_init(&c, e, input);
+	if (c.replay_end > 0)
+		log_info("input %u: resuming at frame %" PRIu64 " of file %"
+		    PRIu64 " (rings hold up to position %" PRIu64 ")", input,
+		    c.resume.file_frame, c.resume.file + 1, c.replay_end);
 	c.progress = files->progress;
 	f = c.resume.frame;
 	for (i = c.resume.file; i < (uint64_t)files->npaths; i++) {
@@ -575,6 +578,9 @@ live_resume(struct live *l)
 	l->c.started = l->c.period != 0;
 	if (root > 0 && ns_load_relaxed(&st->marked) < root)
 		live_markers(l, root, l->c.period);
+	/* An earlier run ended here: the next boundary opens a period. */
+	if (l->c.period == NS_ENGINE_END)
+		l->c.period = 0;
 }
 
 static void

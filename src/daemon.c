@@ -29,6 +29,8 @@
 #include "engine.h"
 #include "exporter.h"
 #include "file.h"
+#include "gen.h"
+#include "journal.h"
 #include "log.h"
 #include "ring.h"
 #include "slot.h"
@@ -242,11 +244,69 @@ daemon_report_drops(const struct ns_engine *e)
 			table_full += ns_engine_wstats(e, w)->task[t].table_full;
 	log_info("drops: ring_full %" PRIu64 ", table_full %" PRIu64, full,
 	    table_full);
+	for (t = 0; t < e->ntasks; t++) {
+		uint64_t p = 0, b = 0;
+
+		for (w = 0; w < e->nworkers; w++) {
+			p += ns_engine_wstats(e, w)->task[t].packets;
+			b += ns_engine_wstats(e, w)->task[t].bytes;
+		}
+		log_info("task %s: lifetime packets %" PRIu64 ", bytes %"
+		    PRIu64, e->tasks[t].name, p, b);
+	}
 }
 
 /*
- * The named segment.  A segment left by an earlier run is replaced: keeping
- * its counters across restarts is not done yet.
+ * A segment of another configuration: write what its live generation holds
+ * to that configuration's writers, so a layout change loses nothing.
+ */
+static void
+export_old_state(const char *name)
+{
+	static struct ns_engine old;
+	struct ns_config ocfg;
+	struct ns_seg seg;
+	struct ns_jctx jc;
+	const char *text;
+	char err[512];
+	uint64_t root, start;
+	unsigned w;
+
+	if (ns_seg_attach(&seg, name, 0) != 0)
+		return;
+	if ((text = ns_engine_config_text(&seg)) == NULL ||
+	    ns_config_load_string(text, name, &ocfg, err, sizeof(err)) != 0) {
+		log_warnx("%s: the old configuration cannot be read back; its "
+		    "state is dropped", name);
+		ns_seg_detach(&seg);
+		return;
+	}
+	if (ns_engine_init(&old, &ocfg, ocfg.ninputs, err, sizeof(err)) == 0) {
+		old.seg = seg;
+		/* A killed worker's open batch first. */
+		for (w = 0; w < old.nworkers; w++)
+			if (ns_journal_attach(&jc, &old.seg, w) == 0)
+				(void)ns_journal_recover(&jc);
+		root = ns_gen_root(&old.seg);
+		start = ns_gen_info(&old.seg, root)->period_start_ns;
+		if (start != NS_ENGINE_END && start != 0 &&
+		    files_period(NULL, &old, root, start, 0) == 0)
+			log_info("layout changed: wrote the old configuration's "
+			    "current period (generation %" PRIu64 ") to its "
+			    "writers", root);
+		else
+			log_info("layout changed: the old state had nothing "
+			    "unwritten");
+	}
+	free(old.config_text);
+	ns_config_free(&ocfg);
+	ns_seg_detach(&seg);
+}
+
+/*
+ * The named segment: an earlier run's with this layout is taken over with
+ * every counter in it; one of another configuration is exported first,
+ * then replaced.
  */
 static int
 daemon_segment(struct ns_engine *e, const char *name)
@@ -254,8 +314,15 @@ daemon_segment(struct ns_engine *e, const char *name)
 	int rc = ns_engine_create_named(e, name);
 
 	if (rc == -EEXIST) {
-		log_info("replacing the shared memory segment %s of an earlier "
-		    "run", name);
+		if ((rc = ns_engine_reattach(e, name)) == 0) {
+			log_info("reattached the shared memory segment %s: "
+			    "counters continue", name);
+			return 0;
+		}
+		log_info("shared memory segment %s has another layout (%s): "
+		    "exporting its state, then starting afresh", name,
+		    strerror(-rc));
+		export_old_state(name);
 		ns_seg_unlink(name);
 		rc = ns_engine_create_named(e, name);
 	}
@@ -303,9 +370,8 @@ ns_daemon_run(const struct ns_config *cfg, const struct ns_daemon_opts *o)
 	}
 	daemon_report_drops(&e);
 	log_info(rc == 0 ? "stopped" : "stopped with errors");
+	/* The segment stays: the next start takes its counters over. */
 	ns_engine_close(&e);
-	/* Nothing reattaches to it yet: give /dev/shm its memory back. */
-	ns_seg_unlink(cfg->daemon.shm_name);
 	unlink(pidfile);
 	close(pfd);
 	return rc == 0 ? 0 : 1;

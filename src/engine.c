@@ -6,6 +6,8 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atomic.h"
@@ -143,6 +145,32 @@ ns_engine_shard_flows(const struct ns_engine *e, unsigned t)
 	return share + share / 20 + 64;
 }
 
+/*
+ * The configuration goes into the segment, so that a daemon restarted with
+ * another one can still read the old state (and export it first).
+ */
+static int
+engine_config_text(struct ns_engine *e)
+{
+	size_t len;
+	FILE *fp = open_memstream(&e->config_text, &len);
+
+	if (fp == NULL)
+		return -errno;
+	ns_config_dump(fp, e->cfg);
+	return fclose(fp) == 0 ? 0 : -ENOMEM;
+}
+
+const char *
+ns_engine_config_text(const struct ns_seg *seg)
+{
+	uint64_t size, off = ns_seg_section(seg, NS_SEG_CONFIG, &size);
+	const char *text = ns_seg_ptr(seg, off);
+
+	return off == 0 || size == 0 || memchr(text, '\0', size) == NULL ?
+	    NULL : text;
+}
+
 int
 ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
     unsigned ninputs, char *err, size_t errlen)
@@ -181,6 +209,8 @@ ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
 	e->nslots = ninputs + e->nworkers + 4;
 	e->wstats_stride = NS_ALIGN_UP(sizeof(struct ns_worker_stats) +
 	    e->ntasks * sizeof(struct ns_task_stats), NS_CACHELINE);
+	if ((rc = engine_config_text(e)) != 0)
+		return rc;
 	e->max_undo = (uint64_t)NS_ENGINE_BATCH * NS_TABLE_CELLS_PER_RECORD *
 	    e->ntasks + ns_engine_stats_cells(e) + 16;
 	for (t = 0; t < e->nsketches; t++)
@@ -207,6 +237,8 @@ engine_layout(struct ns_engine *e, struct ns_seg_layout *l)
 	ns_seg_layout_set(l, NS_SEG_STATS, stats_size(e));
 	ns_seg_layout_set(l, NS_SEG_SKETCHES,
 	    NS_ENGINE_NGENS * sketches_gen_size(e) + NS_CACHELINE);
+	/* A fixed size: a new writer path must not change the layout. */
+	ns_seg_layout_set(l, NS_SEG_CONFIG, NS_ENGINE_CONFIG_MAX);
 	ns_seg_layout_finish(l);
 	e->layout_hash = l->hash;
 	e->shm_bytes = l->total;
@@ -253,6 +285,12 @@ engine_shm_init(struct ns_engine *e)
 	off = ns_seg_section(&e->seg, NS_SEG_STATS, NULL);
 	if (off == 0)
 		return -EINVAL;
+	/* Too large a configuration is not kept: its state cannot be
+	 * exported after a layout change, and nothing else depends on it. */
+	off = ns_seg_section(&e->seg, NS_SEG_CONFIG, NULL);
+	if (strlen(e->config_text) < NS_ENGINE_CONFIG_MAX)
+		memcpy(ns_seg_ptr(&e->seg, off), e->config_text,
+		    strlen(e->config_text) + 1);
 	return sketches_shm_init(e);
 }
 
@@ -291,11 +329,39 @@ ns_engine_create_named(struct ns_engine *e, const char *name)
 	return 0;
 }
 
+int
+ns_engine_reattach(struct ns_engine *e, const char *name)
+{
+	struct ns_seg_layout l;
+	unsigned i;
+	int rc;
+
+	engine_layout(e, &l);
+	if ((rc = ns_seg_attach(&e->seg, name, e->layout_hash)) != 0)
+		return rc;
+	/* No process of the earlier run is left: slots start over. */
+	if ((rc = ns_slot_shm_init(&e->seg, e->nslots,
+	    NS_ENGINE_EXTERNAL_SLOTS)) != 0) {
+		ns_seg_detach(&e->seg);
+		return rc;
+	}
+	for (i = 0; i < e->ninputs; i++) {
+		struct ns_input_state *st = ns_engine_input(e, i);
+
+		st->done = 0;
+		st->stop = 0;
+	}
+	ns_engine_export(e)->ckpt[ns_engine_export(e)->ckpt_idx].ended = 0;
+	return 0;
+}
+
 void
 ns_engine_close(struct ns_engine *e)
 {
 	if (e->seg.base != NULL)
 		ns_seg_detach(&e->seg);
+	free(e->config_text);
+	e->config_text = NULL;
 }
 
 struct ns_input_state *

@@ -20,6 +20,7 @@
 #define NS_ENGINE_NGENS		2	/* live + standby */
 #define NS_ENGINE_BATCH		256	/* records per worker batch */
 #define NS_ENGINE_END		UINT64_MAX /* period start of the end gen */
+#define NS_ENGINE_CONFIG_MAX	(256u << 10) /* config text kept, bytes */
 
 /* Per input, written by its capture process only. */
 #define NS_INPUT_DONE	0x1	/* its last record is published */
@@ -122,6 +123,7 @@ struct ns_engine {
 	uint64_t	 layout_hash;
 	uint64_t	 shm_bytes;	/* whole segment */
 	uint64_t	 table_bytes;	/* generations: every shard of every task */
+	char		*config_text;	/* the config as YAML, for the segment */
 };
 
 /* Layout from cfg; err gets the reason on -EINVAL. */
@@ -131,6 +133,14 @@ int	 ns_engine_init(struct ns_engine *, const struct ns_config *cfg,
 int	 ns_engine_create_private(struct ns_engine *);
 /* A named one (the daemon's); -EEXIST if it exists. */
 int	 ns_engine_create_named(struct ns_engine *, const char *name);
+/*
+ * Attach the named segment of an earlier run with this layout, and make
+ * it ready for new processes (slots, input control words); every counter
+ * and table is kept.  -ESTALE: it was made by another configuration.
+ */
+int	 ns_engine_reattach(struct ns_engine *, const char *name);
+/* The configuration text a segment was made with (NUL-terminated). */
+const char *ns_engine_config_text(const struct ns_seg *);
 void	 ns_engine_close(struct ns_engine *);
 
 struct ns_input_state	*ns_engine_input(const struct ns_engine *, unsigned i);

@@ -60,9 +60,14 @@ exp_wait_closed(struct ns_engine *e, uint64_t g)
 static int
 exp_has_period(const struct ns_engine *e, uint64_t g)
 {
+	uint64_t start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->
+	    period_start_ns);
 	unsigned t, w;
 
-	if (ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns) != 0)
+	/* The end of an earlier run, which a restarted daemon goes on from. */
+	if (start == NS_ENGINE_END)
+		return 0;
+	if (start != 0)
 		return 1;
 	for (t = 0; t < e->ntasks; t++)
 		for (w = 0; w < e->nworkers; w++)
@@ -139,6 +144,32 @@ exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
 	ns_store_relaxed(&st->ckpt_idx, idx);
 }
 
+/*
+ * Generation g is an end: of this run (every input done: finish), or of an
+ * earlier run of the daemon that this one has gone on from (the root moves
+ * past it: carry on).  The inputs say they are done just after the end's
+ * markers, so wait for one or the other.
+ */
+static int
+exp_run_ended(const struct ns_engine *e, uint64_t g)
+{
+	struct timespec ts = { 0, 200000 };
+	unsigned i, done;
+
+	for (;;) {
+		for (done = 0, i = 0; i < e->ninputs; i++)
+			done += (ns_load_acquire(&ns_engine_input(e, i)->done) &
+			    NS_INPUT_DONE) != 0;
+		if (done == e->ninputs)
+			return 1;
+		if (ns_gen_root(&e->seg) > g)
+			return 0;
+		if (getppid() == 1)
+			fatalx("supervisor gone");
+		nanosleep(&ts, NULL);
+	}
+}
+
 void
 ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 {
@@ -172,8 +203,10 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 		/* The advance stored it before its release of root. */
 		next_start = ns_load_relaxed(&ns_gen_info(&e->seg, g + 1)->
 		    period_start_ns);
-		if (next_start == NS_ENGINE_END)
-			break;		/* nothing will use it again */
+		/*
+		 * Cleared even when it is the last: a daemon restarted on this
+		 * segment advances into it, and waits for it to be standby.
+		 */
 		ns_slot_synchronize(&e->seg, 0);
 		/* Published with the tables by ns_gen_clear's release of
 		 * STANDBY. */
@@ -181,6 +214,8 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 		if ((rc = ns_gen_clear(&e->seg, g)) != 0)
 			fatalx("generation %" PRIu64 ": cannot clear (%s)", g,
 			    strerror(-rc));
+		if (next_start == NS_ENGINE_END && exp_run_ended(e, g + 1))
+			break;
 	}
 	if (!k.ended) {
 		if ((rc = sink->end(sink->arg, e)) != 0)

@@ -59,6 +59,23 @@ ns_pair() {
 	done
 }
 
+# ns_bare_pair: namespaces $NSA and $NSB joined by veth va--vb with no
+# addresses and IPv6 off, so the kernel sends nothing of its own (router
+# solicitations, MLD) into a capture there: for replaying traces.
+ns_bare_pair() {
+	NSA=nba-$$ NSB=nbb-$$
+	ip netns add "$NSA" && ip netns add "$NSB" || fail "cannot create network namespaces"
+	ns_at_exit "ip netns del $NSA; ip netns del $NSB"
+	ip link add va netns "$NSA" type veth peer name vb netns "$NSB" || fail "veth"
+	for ns in "$NSA va" "$NSB vb"; do
+		set -- $ns
+		ip netns exec "$1" sysctl -q -w "net.ipv6.conf.$2.disable_ipv6=1"
+		ip netns exec "$1" sysctl -q -w "net.ipv6.conf.all.disable_ipv6=1"
+		ip -n "$1" link set "$2" up
+		ip -n "$1" link set lo up
+	done
+}
+
 # ns_alone: one namespace $NSA with only its loopback.
 ns_alone() {
 	NSA=nsl-$$

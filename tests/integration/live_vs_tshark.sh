@@ -12,19 +12,8 @@ need tcpreplay
 need tshark
 ns_tmpdir
 
-# A bare link: no addresses and no IPv6, so the kernel sends nothing of
-# its own (router solicitations, MLD) into the capture.
-NSA=lva-$$ NSB=lvb-$$
-ip netns add "$NSA" && ip netns add "$NSB" || fail "cannot create network namespaces"
-ns_at_exit "ip netns del $NSA; ip netns del $NSB"
-ip link add va netns "$NSA" type veth peer name vb netns "$NSB" || fail "veth"
-for ns in "$NSA va" "$NSB vb"; do
-	set -- $ns
-	ip netns exec "$1" sysctl -q -w "net.ipv6.conf.$2.disable_ipv6=1"
-	ip netns exec "$1" sysctl -q -w "net.ipv6.conf.all.disable_ipv6=1"
-	ip -n "$1" link set "$2" up
-	ip -n "$1" link set lo up
-done
+ns_bare_pair
+ns_at_exit "rm -f /dev/shm/netspectra-live-$$"
 
 "$PCAPGEN" -o "$T/trace.pcap" -n 30000 -f 2000 -s 41 --ipv6 0.3 --vlan 0.1 \
 	--proto-mix tcp=60,udp=25,icmp=10,sctp=5 2>/dev/null || fail "pcapgen"
