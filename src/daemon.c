@@ -43,9 +43,15 @@
 static int
 pidfile_take(const char *path)
 {
-	char buf[32];
+	char buf[32], dir[4096], *slash;
 	int fd, n;
 
+	/* Its directory (/run/netspectra) may be gone after a reboot. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		(void)mkdir(dir, 0755);
+	}
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
 		log_warn("pidfile %s", path);
 		return -1;
@@ -332,8 +338,54 @@ daemon_segment(struct ns_engine *e, const char *name)
 	return rc;
 }
 
+/*
+ * SIGHUP: reopen the log, read the configuration again; one with the same
+ * layout replaces the running one (writers, intervals: the exporter is
+ * restarted to take them), one with another layout is refused.
+ */
+static void
+daemon_reload(struct ns_supervisor *s)
+{
+	const struct ns_daemon_opts *o = s->arg;
+	struct ns_config *cfg = (struct ns_config *)s->e->cfg, ncfg;
+	static struct ns_engine probe;
+	char err[8192];
+	unsigned i;
+
+	sd_notify_msg("RELOADING=1");
+	if (!o->foreground)
+		log_to_syslog(cfg->daemon.log_facility);
+	log_info("reloading %s", o->config);
+	if (ns_config_load(o->config, &ncfg, err, sizeof(err)) != 0) {
+		log_warnx("reload refused: %s is not valid: %s", o->config,
+		    strtok(err, "\n") ? err : "?");
+		sd_notify_msg("READY=1");
+		return;
+	}
+	if (ns_engine_init(&probe, &ncfg, ncfg.ninputs, err, sizeof(err)) != 0 ||
+	    ns_engine_layout_hash(&probe) != s->e->layout_hash) {
+		log_warnx("reload refused: the new configuration changes the "
+		    "layout (inputs, workers, tasks, sizes); restart "
+		    "netspectrad to apply it");
+	} else {
+		/* Same layout: same tasks at the same places; swap it in. */
+		ns_config_free(cfg);
+		*cfg = ncfg;
+		memset(&ncfg, 0, sizeof(ncfg));
+		for (i = 0; i < s->nchildren; i++)
+			if (s->child[i].role == NS_ROLE_EXPORTER &&
+			    s->child[i].pid > 0)
+				kill(s->child[i].pid, SIGTERM);
+		log_info("reloaded: writers and intervals apply from now");
+	}
+	free(probe.config_text);
+	probe.config_text = NULL;
+	ns_config_free(&ncfg);
+	sd_notify_msg("READY=1");
+}
+
 int
-ns_daemon_run(const struct ns_config *cfg, const struct ns_daemon_opts *o)
+ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 {
 	static struct ns_supervisor sup;
 	static struct ns_engine e;
@@ -361,6 +413,8 @@ ns_daemon_run(const struct ns_config *cfg, const struct ns_daemon_opts *o)
 	}
 	ns_supervisor_init(&sup, &e);
 	sup.stop = daemon_stop;
+	sup.reload = daemon_reload;
+	sup.arg = (void *)o;
 	if ((rc = add_roles(&sup, &e, cfg, &sink)) == 0) {
 		sd_notify_msg("READY=1");
 		log_info("started: %u input(s), %u worker(s), %u exact and %u "

@@ -10,9 +10,13 @@
 struct ns_daemon_opts {
 	int		 foreground;	/* -f: no fork, log to stderr */
 	const char	*pidfile;	/* -p, else the config's */
+	const char	*config;	/* the file, read again on SIGHUP */
 };
 
-/* The exit status: 0 after a clean stop, 1 on errors. */
-int	 ns_daemon_run(const struct ns_config *, const struct ns_daemon_opts *);
+/*
+ * The exit status: 0 after a clean stop, 1 on errors.  cfg is replaced by
+ * a SIGHUP that reloads it.
+ */
+int	 ns_daemon_run(struct ns_config *, const struct ns_daemon_opts *);
 
 #endif /* NS_DAEMON_H */

@@ -329,6 +329,15 @@ ns_engine_create_named(struct ns_engine *e, const char *name)
 	return 0;
 }
 
+uint64_t
+ns_engine_layout_hash(struct ns_engine *e)
+{
+	struct ns_seg_layout l;
+
+	engine_layout(e, &l);
+	return l.hash;
+}
+
 int
 ns_engine_reattach(struct ns_engine *e, const char *name)
 {

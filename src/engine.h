@@ -139,6 +139,8 @@ int	 ns_engine_create_named(struct ns_engine *, const char *name);
  * and table is kept.  -ESTALE: it was made by another configuration.
  */
 int	 ns_engine_reattach(struct ns_engine *, const char *name);
+/* The layout hash cfg would give (after ns_engine_init). */
+uint64_t ns_engine_layout_hash(struct ns_engine *);
 /* The configuration text a segment was made with (NUL-terminated). */
 const char *ns_engine_config_text(const struct ns_seg *);
 void	 ns_engine_close(struct ns_engine *);

@@ -81,7 +81,7 @@ int
 main(int argc, char **argv)
 {
 	const char *cfgpath = DEFAULT_CONFIG;
-	struct ns_daemon_opts o = { 0, NULL };
+	struct ns_daemon_opts o = { 0, NULL, NULL };
 	int ch, test = 0;
 
 	log_init("netspectrad", "supervisor", NS_LOG_INFO);
@@ -112,5 +112,6 @@ main(int argc, char **argv)
 		usage(1);
 	if (test)
 		return check_config(cfgpath);
+	o.config = cfgpath;
 	return run(cfgpath, &o);
 }

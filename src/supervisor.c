@@ -29,13 +29,15 @@
 #define BACKOFF_MAX	2.0
 #define STABLE_AFTER	5.0	/* a child up this long starts backoff over */
 
-static volatile sig_atomic_t sup_chld, sup_stop;
+static volatile sig_atomic_t sup_chld, sup_stop, sup_hup;
 
 static void
 sup_on_signal(int sig)
 {
 	if (sig == SIGCHLD)
 		sup_chld = 1;
+	else if (sig == SIGHUP)
+		sup_hup = 1;
 	else
 		sup_stop = 1;
 }
@@ -82,6 +84,7 @@ sup_child(struct ns_supervisor *s, struct ns_child *c, pid_t parent,
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);	/* the supervisor's business */
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	c->main(s->e, c);
 }
@@ -252,12 +255,19 @@ ns_supervisor_run(struct ns_supervisor *s)
 	sigaddset(&block, SIGCHLD);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	for (;;) {
 		sup_reap(s);
+		if (sup_hup) {
+			sup_hup = 0;
+			if (s->reload != NULL && !s->stopping)
+				s->reload(s);
+		}
 		if (sup_stop && s->stop != NULL && !s->stopping) {
 			log_info("stopping: draining the rings, writing the "
 			    "final snapshots");
@@ -284,5 +294,6 @@ ns_supervisor_run(struct ns_supervisor *s)
 	}
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	return failed ? -EINVAL : 0;
 }

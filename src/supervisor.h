@@ -47,6 +47,9 @@ struct ns_supervisor {
 	 */
 	void		(*stop)(struct ns_supervisor *);
 	int		 stopping;
+	/* SIGHUP, when set: reload what can change live. */
+	void		(*reload)(struct ns_supervisor *);
+	void		*arg;		/* the caller's, for stop and reload */
 };
 
 void	 ns_supervisor_init(struct ns_supervisor *, struct ns_engine *);
