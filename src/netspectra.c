@@ -12,6 +12,7 @@
 #include "analyze.h"
 #include "config.h"
 #include "log.h"
+#include "status.h"
 
 #define DEFAULT_CONFIG NS_SYSCONFDIR "/netspectra.yaml"
 
@@ -24,12 +25,14 @@ usage(int code)
 	    "usage: netspectra analyze [-c CONFIG] [--flows jsonl|csv]\n"
 	    "                          [--heavy-hitters jsonl|csv]\n"
 	    "                          [--summary table|json] FILE...\n"
+	    "       netspectra status [-c CONFIG]\n"
 	    "       netspectra dump FILE\n"
 	    "       netspectra version\n"
 	    "\n"
 	    "  analyze  aggregate pcap/pcapng files with the configured exact tasks;\n"
 	    "           print every period's flows (--flows), heavy hitters and\n"
 	    "           spreaders of the sketch tasks (--heavy-hitters), a summary\n"
+	    "  status   the running daemon: processes, rings, drops, period, tasks\n"
 	    "  dump     print one tab-separated line per IP packet: frame, src, dst,\n"
 	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n");
 	exit(code);
@@ -125,6 +128,32 @@ cmd_analyze(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+/* status [-c CONFIG]: the daemon named by the config's daemon.shm_name. */
+static int
+cmd_status(int argc, char **argv)
+{
+	struct ns_config cfg;
+	const char *cfgpath = NULL;
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(1);
+		}
+	}
+	if (load_config(cfgpath, &cfg) < 0)
+		return 1;
+	rc = ns_status_run(cfg.daemon.shm_name, stdout);
+	ns_config_free(&cfg);
+	return rc < 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -136,6 +165,8 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "analyze") == 0)
 		return cmd_analyze(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "dump") == 0) {
 		if (argc != 3)
 			usage(1);

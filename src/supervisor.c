@@ -86,6 +86,9 @@ sup_child(struct ns_supervisor *s, struct ns_child *c, pid_t parent,
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);	/* the supervisor's business */
 	sigprocmask(SIG_SETMASK, mask, NULL);
+	/* A worker goes active only after rolling back its journal. */
+	if (c->role != NS_ROLE_WORKER)
+		ns_slot_activate(&s->e->seg, c->slot);
 	c->main(s->e, c);
 }
 

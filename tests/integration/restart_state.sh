@@ -51,7 +51,19 @@ stop_daemon() {
 lifetime() { sed -n 's/.*task five: lifetime packets \([0-9]*\).*/\1/p' "$1"; }
 
 cfg "$T/a.yaml" "$T/out-a"
-start "$T/a.yaml" "$T/run1.log"; replay; stop_daemon "$T/run1.log"
+start "$T/a.yaml" "$T/run1.log"; replay
+# netspectra status reads the running daemon's segment; the workers may
+# still be on the last packets.
+status_has() {
+	"$NETSPECTRA" status -c "$T/a.yaml" >"$T/status" 2>&1 && grep -q "$1" "$T/status"
+}
+wait_for 10 status_has "task five: lifetime packets 5000" ||
+	fail "status: $(cat "$T/status")"
+for want in "capture   0   active" "worker    1   active" "exporter  0   active" \
+    "kernel received"; do
+	grep -q "$want" "$T/status" || fail "status lacks \"$want\": $(cat "$T/status")"
+done
+stop_daemon "$T/run1.log"
 [ "$(lifetime "$T/run1.log")" = 5000 ] || fail "run 1: lifetime $(lifetime "$T/run1.log"), want 5000"
 start "$T/a.yaml" "$T/run2.log"; replay; stop_daemon "$T/run2.log"
 grep -q "reattached" "$T/run2.log" || fail "run 2 did not reattach: $(head -5 "$T/run2.log")"

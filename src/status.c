@@ -1,0 +1,142 @@
+/*
+ * status.c -- the state of a daemon, from its segment, mapped read-only.
+ *
+ * The segment carries the configuration that made it, so the engine's
+ * description (tasks, workers, inputs) is rebuilt from there: status needs
+ * no configuration file of its own beyond the segment's name.  Only
+ * counters are read -- 64-bit cells, whole by construction -- so no read
+ * section is needed.
+ */
+#include "status.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "atomic.h"
+#include "engine.h"
+#include "gen.h"
+#include "log.h"
+#include "ring.h"
+#include "slot.h"
+#include "snapshot.h"
+
+static void
+status_processes(const struct ns_engine *e, FILE *out)
+{
+	unsigned i, n = ns_slot_count(&e->seg);
+
+	fprintf(out, "processes:\n");
+	for (i = 0; i < n; i++) {
+		const struct ns_slot *s = ns_slot_get(&e->seg, i);
+		uint64_t st = ns_load_relaxed(&s->state);
+
+		if (st == NS_SLOT_FREE)
+			continue;
+		fprintf(out, "  slot %-3u %-9s %-3u %-13s pid %" PRIu64 "\n", i,
+		    ns_slot_role_name(s->role), s->index, ns_slot_state_name(st),
+		    ns_load_relaxed(&s->pid));
+	}
+}
+
+static void
+status_inputs(const struct ns_engine *e, FILE *out)
+{
+	unsigned i, w;
+
+	for (i = 0; i < e->ninputs; i++) {
+		const struct ns_input_state *st = ns_engine_input(e, i);
+
+		fprintf(out, "input %u: %s, kernel received %" PRIu64
+		    ", kernel drops %" PRIu64 "\n", i,
+		    ns_load_relaxed(&st->done) & NS_INPUT_DONE ? "ended" :
+		    "capturing", ns_load_relaxed(&st->kernel_recv),
+		    ns_load_relaxed(&st->kernel_drops));
+		for (w = 0; w < e->nworkers; w++) {
+			const struct ns_ring *r = ns_engine_ring(e, i, w);
+			uint64_t head = ns_load_relaxed(&r->head);
+			uint64_t tail = NS_RING_TAIL(ns_load_relaxed(&r->commit));
+
+			fprintf(out, "  ring to worker %u: %" PRIu64 " of %" PRIu64
+			    " records queued, ring_full drops %" PRIu64 "\n", w,
+			    head - tail, r->capacity, ns_load_relaxed(&r->full));
+		}
+	}
+}
+
+static void
+status_tasks(const struct ns_engine *e, FILE *out)
+{
+	uint64_t g = ns_gen_root(&e->seg), start, reasons[NS_PARSE_NREASONS];
+	char ts[NS_TIME_STRLEN];
+	unsigned t, w, r;
+
+	start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns);
+	fprintf(out, "period: generation %" PRIu64 ", started %s\n", g,
+	    start == NS_ENGINE_END ? "(ended)" : start == 0 ? "(none yet)" :
+	    ns_time_format(start, ts, sizeof(ts)));
+	for (t = 0; t < e->ntasks; t++) {
+		uint64_t p = 0, b = 0, f = 0, full = 0;
+
+		for (w = 0; w < e->nworkers; w++) {
+			const struct ns_task_stats *ts_ =
+			    &ns_engine_wstats(e, w)->task[t];
+
+			p += ns_load_relaxed(&ts_->packets);
+			b += ns_load_relaxed(&ts_->bytes);
+			f += ns_load_relaxed(&ts_->flows);
+			full += ns_load_relaxed(&ts_->table_full);
+		}
+		fprintf(out, "task %s: lifetime packets %" PRIu64 ", bytes %"
+		    PRIu64 ", flows %" PRIu64 ", table_full %" PRIu64
+		    "; this period %" PRIu64 " flows\n", e->tasks[t].name, p, b,
+		    f, full, ns_snapshot_count(e, g, t));
+	}
+	memset(reasons, 0, sizeof(reasons));
+	for (w = 0; w < e->nworkers; w++)
+		for (r = 0; r < NS_PARSE_NREASONS; r++)
+			reasons[r] += ns_load_relaxed(
+			    &ns_engine_wstats(e, w)->reason_frames[r]);
+	for (r = 1; r < NS_PARSE_NREASONS; r++)
+		if (reasons[r] != 0)
+			fprintf(out, "skipped %s: %" PRIu64 "\n",
+			    ns_parse_reason_name(r), reasons[r]);
+}
+
+int
+ns_status_run(const char *name, FILE *out)
+{
+	static struct ns_engine e;
+	struct ns_config cfg;
+	struct ns_seg seg;
+	const char *text;
+	char err[512];
+	int rc;
+
+	if ((rc = ns_seg_attach_ro(&seg, name, 0)) != 0) {
+		log_warnx("%s: %s", name, rc == -ENOENT ?
+		    "no such segment: is netspectrad running (daemon.shm_name)?" :
+		    strerror(-rc));
+		return rc;
+	}
+	if ((text = ns_engine_config_text(&seg)) == NULL ||
+	    ns_config_load_string(text, name, &cfg, err, sizeof(err)) != 0 ||
+	    ns_engine_init(&e, &cfg, cfg.ninputs, err, sizeof(err)) != 0) {
+		log_warnx("%s: cannot read the configuration it was made with",
+		    name);
+		ns_seg_detach(&seg);
+		return -EBADMSG;
+	}
+	e.seg = seg;
+	fprintf(out, "segment %s: %" PRIu64 " bytes, %u input(s), %u "
+	    "worker(s)\n", name, seg.size, e.ninputs, e.nworkers);
+	status_processes(&e, out);
+	status_inputs(&e, out);
+	status_tasks(&e, out);
+	free(e.config_text);
+	ns_config_free(&cfg);
+	ns_seg_detach(&seg);
+	return ferror(out) ? -EIO : 0;
+}
