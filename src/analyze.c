@@ -226,18 +226,6 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 	ns_capture_files_main(e, c->index, c->arg);
 }
 
-static void __attribute__((noreturn))
-role_worker(struct ns_engine *e, const struct ns_child *c)
-{
-	ns_worker_main(e, c->index, c->slot);
-}
-
-static void __attribute__((noreturn))
-role_export(struct ns_engine *e, const struct ns_child *c)
-{
-	ns_exporter_main(e, c->arg);
-}
-
 static void
 warn_writers(const struct ns_config *cfg)
 {
@@ -288,11 +276,11 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 	for (w = 0; w < e->nworkers; w++) {
 		snprintf(name, sizeof(name), "ns-worker-%u", w % 100000u);
 		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_WORKER, w,
-		    role_worker, NULL)) != 0)
+		    ns_worker_child, NULL)) != 0)
 			return rc;
 	}
 	return ns_supervisor_add(sup, "ns-export-flows", NS_ROLE_EXPORTER, 0,
-	    role_export, sink);
+	    ns_exporter_child, sink);
 }
 
 int

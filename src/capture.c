@@ -229,6 +229,22 @@ cap_clock(struct capture *c, uint64_t f, uint64_t ts)
 		cap_boundary(c, f, p);
 }
 
+/*
+ * A frame the parser did not take travels as a record too: a worker counts
+ * it, under its journal, so it is counted exactly once.
+ */
+static void
+cap_skipped(struct ns_record *rec, enum ns_parse_result res, uint32_t len,
+    uint64_t ts, uint64_t hash)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = NS_REC_SKIPPED;
+	rec->proto = (uint8_t)res;
+	rec->wire_len = len;
+	rec->ts_ns = ts;
+	rec->hash = hash;
+}
+
 static void
 cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
     const struct pcap_pkthdr *h, const u_char *data)
@@ -240,15 +256,8 @@ cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
 
 	cap_clock(c, f, ts);
 	res = ns_parse_packet(rd->dlt, data, h->caplen, h->len, ts, &rec);
-	if (res != NS_PARSE_OK) {
-		/* Counted by a worker, so it is counted exactly once. */
-		memset(&rec, 0, sizeof(rec));
-		rec.kind = NS_REC_SKIPPED;
-		rec.proto = (uint8_t)res;
-		rec.wire_len = h->len;
-		rec.ts_ns = ts;
-		rec.hash = f;
-	}
+	if (res != NS_PARSE_OK)
+		cap_skipped(&rec, res, h->len, ts, f);
 	rec.input = (uint8_t)c->input;
 	w = ns_engine_pick(c->e, rec.hash);
 	if (c->ring[w].pos <= 2 * f + 1)
@@ -451,14 +460,8 @@ live_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 	    (uint64_t)h->ts.tv_usec;	/* opened with nanosecond stamps */
 
 	res = ns_parse_packet(l->dlt, data, h->caplen, h->len, ts, &rec);
-	if (res != NS_PARSE_OK) {
-		memset(&rec, 0, sizeof(rec));
-		rec.kind = NS_REC_SKIPPED;
-		rec.proto = (uint8_t)res;
-		rec.wire_len = h->len;
-		rec.ts_ns = ts;
-		rec.hash = l->c.cur++;	/* spreads them over the workers */
-	}
+	if (res != NS_PARSE_OK)	/* the hash spreads them over the workers */
+		cap_skipped(&rec, res, h->len, ts, l->c.cur++);
 	rec.input = (uint8_t)l->c.input;
 	live_put(&l->c, ns_engine_pick(l->c.e, rec.hash), &rec);
 }

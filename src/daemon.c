@@ -175,18 +175,6 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 	ns_capture_live_main(e, c->index, in);
 }
 
-static void __attribute__((noreturn))
-role_worker(struct ns_engine *e, const struct ns_child *c)
-{
-	ns_worker_main(e, c->index, c->slot);
-}
-
-static void __attribute__((noreturn))
-role_export(struct ns_engine *e, const struct ns_child *c)
-{
-	ns_exporter_main(e, c->arg);
-}
-
 /* SIGTERM: every input ends, the rest drains. */
 static void
 daemon_stop(struct ns_supervisor *s)
@@ -223,11 +211,11 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 	for (i = 0; i < e->nworkers; i++) {
 		snprintf(name, sizeof(name), "ns-worker-%u", i % 100000u);
 		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_WORKER, i,
-		    role_worker, NULL)) != 0)
+		    ns_worker_child, NULL)) != 0)
 			return rc;
 	}
 	return ns_supervisor_add(sup, "ns-export-files", NS_ROLE_EXPORTER, 0,
-	    role_export, sink);
+	    ns_exporter_child, sink);
 }
 
 /* Drops by layer, once more at the end: what an operator checks first. */

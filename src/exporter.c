@@ -224,3 +224,9 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 	}
 	exit(0);
 }
+
+void
+ns_exporter_child(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_exporter_main(e, c->arg);
+}

@@ -35,4 +35,9 @@ struct ns_sink {
 void	 ns_exporter_main(struct ns_engine *, const struct ns_sink *)
 	    __attribute__((noreturn));
 
+struct ns_child;
+/* The same, as a supervisor's child whose arg is the sink. */
+void	 ns_exporter_child(struct ns_engine *, const struct ns_child *)
+	    __attribute__((noreturn));
+
 #endif /* NS_EXPORTER_H */

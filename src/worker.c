@@ -35,6 +35,7 @@
 #include "log.h"
 #include "ring.h"
 #include "slot.h"
+#include "supervisor.h"
 #include "table.h"
 
 #define WK_PREFETCH	8	/* records between prefetch and use */
@@ -515,4 +516,10 @@ ns_worker_main(struct ns_engine *e, unsigned w, unsigned slot)
 	}
 	/* Stopped before its rings drained: not finished, so not exit 0. */
 	exit(1);
+}
+
+void
+ns_worker_child(struct ns_engine *e, const struct ns_child *c)
+{
+	ns_worker_main(e, c->index, c->slot);
 }

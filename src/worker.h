@@ -14,4 +14,9 @@
 void	 ns_worker_main(struct ns_engine *, unsigned worker, unsigned slot)
 	    __attribute__((noreturn));
 
+struct ns_child;
+/* The same, as a supervisor's child (ns_child_main). */
+void	 ns_worker_child(struct ns_engine *, const struct ns_child *)
+	    __attribute__((noreturn));
+
 #endif /* NS_WORKER_H */
