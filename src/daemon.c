@@ -203,7 +203,7 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 			    cfg->inputs[i].name);
 			return -ENOTSUP;
 		}
-		snprintf(name, sizeof(name), "ns-capture-%u", i % 100000u);
+		snprintf(name, sizeof(name), "ns-capture-%u", i % 1000u);
 		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_CAPTURE, i,
 		    role_capture, (void *)&cfg->inputs[i])) != 0)
 			return rc;
