@@ -602,6 +602,28 @@ live_clock(struct live *l)
 	}
 }
 
+/*
+ * What the kernel took before the stop is counted too.  libpcap hands out
+ * a TPACKET_V3 block only once the kernel retires it -- full, or after the
+ * timeout -- so keep reading until a few timeouts pass with nothing new.
+ */
+static void
+live_drain(struct live *l, struct pollfd *pfd)
+{
+	int n, idle = 0;
+
+	while (idle < 3) {
+		n = pcap_dispatch(l->p, LIVE_BATCH, live_packet, (u_char *)l);
+		if (n > 0) {
+			cap_publish_all(&l->c);
+			idle = 0;
+		} else if (n < 0 || pfd->fd < 0 ||
+		    poll(pfd, 1, LIVE_TIMEOUT_MS) == 0) {
+			idle++;
+		}
+	}
+}
+
 void
 ns_capture_live_main(struct ns_engine *e, unsigned input,
     const struct ns_config_input *in)
@@ -650,6 +672,7 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 			l.stats_at = ns_mono_now();
 		}
 	}
+	live_drain(&l, &pfd);
 	live_stats(&l);
 	live_boundary(&l, NS_ENGINE_END);
 	ns_store_release(&st->done, NS_INPUT_DONE);
