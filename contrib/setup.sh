@@ -67,8 +67,8 @@ case $mode in
 run)
 	install_deps
 	build build
-	say "netspectra analyze on the sample capture, shipped default config"
-	exec build/netspectra analyze -c etc/netspectra.yaml contrib/sample.pcap
+	say "netspectrad in the foreground on the shipped default config (Ctrl-C stops it)"
+	exec build/netspectrad -f -c etc/netspectra.yaml
 	;;
 test)
 	install_deps $TEST_DEPS

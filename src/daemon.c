@@ -403,6 +403,11 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 	sup.stop = daemon_stop;
 	sup.reload = daemon_reload;
 	sup.arg = (void *)o;
+	if (cfg->prometheus.enabled)
+		log_info("prometheus: the /metrics exporter is not available "
+		    "in this release; netspectra status shows the counters");
+	if (cfg->api.enabled)
+		log_info("api: the query API is not available in this release");
 	if ((rc = add_roles(&sup, &e, cfg, &sink)) == 0) {
 		sd_notify_msg("READY=1");
 		log_info("started: %u input(s), %u worker(s), %u exact and %u "

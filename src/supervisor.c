@@ -83,8 +83,10 @@ sup_child(struct ns_supervisor *s, struct ns_child *c, pid_t parent,
 	log_set_role(c->name + 3);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_IGN);	/* the supervisor's business */
+	/* Ctrl-C reaches the whole process group: stopping is the
+	 * supervisor's business, as is SIGHUP. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	/* A worker goes active only after rolling back its journal. */
 	if (c->role != NS_ROLE_WORKER)

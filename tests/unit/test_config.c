@@ -210,7 +210,11 @@ Test(config, empty_inputs_are_defaults)
 	check_defaults(&cfg);
 }
 
-/* The shipped config spells out the defaults (netspectra.c relies on it). */
+/*
+ * The shipped config spells out the defaults (netspectra.c relies on it),
+ * plus one thing: a jsonl writer, so that the daemon on the shipped config
+ * leaves snapshots somewhere.
+ */
 Test(config, shipped_config_is_the_defaults)
 {
 	struct ns_config def;
@@ -219,11 +223,20 @@ Test(config, shipped_config_is_the_defaults)
 	cr_assert_eq(ns_config_load(SRC("etc/netspectra.yaml"), &cfg, err,
 	    sizeof(err)), 0, "%s", err);
 	cr_assert_null(cfg.warnings);
+	cr_assert_eq(cfg.aggregator.exact.nwriters, 1);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].type,
+	    NS_CONFIG_WRITER_JSONL);
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].root_path,
+	    "/var/lib/netspectra/snapshots");
+	round_trip(&cfg);
+	/* Without the writer, the built-in defaults exactly. */
+	free(cfg.aggregator.exact.writers[0].root_path);
+	cfg.aggregator.exact.writers[0].root_path = NULL;
+	cfg.aggregator.exact.nwriters = 0;
 	ns_config_defaults(&def);
 	a = dump(&cfg);
 	b = dump(&def);
 	cr_assert_str_eq(a, b);
-	round_trip(&cfg);
 	free(a);
 	free(b);
 	ns_config_free(&def);
