@@ -32,6 +32,7 @@
 #include "gen.h"
 #include "journal.h"
 #include "log.h"
+#include "privsep.h"
 #include "ring.h"
 #include "slot.h"
 #include "supervisor.h"
@@ -173,6 +174,16 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 		ns_capture_files_main(e, c->index, &f);
 	}
 	ns_capture_live_main(e, c->index, in);
+}
+
+static struct ns_privsep daemon_privsep;
+
+/* In every child: become daemon.user (a capture keeps its two caps). */
+static void
+daemon_child_init(struct ns_supervisor *s, const struct ns_child *c)
+{
+	(void)s;
+	ns_privsep_drop(&daemon_privsep, c->role == NS_ROLE_CAPTURE);
 }
 
 /* SIGTERM: every input ends, the rest drains. */
@@ -400,6 +411,15 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		return 1;
 	}
 	ns_supervisor_init(&sup, &e);
+	if (ns_privsep_init(&daemon_privsep, cfg->daemon.user,
+	    cfg->daemon.group) == 0 && daemon_privsep.drop) {
+		/* The children map it already; this is for a later start
+		 * as that user (systemd) and for its tools. */
+		if (fchown(e.seg.fd, daemon_privsep.uid, daemon_privsep.gid) != 0)
+			log_warn("chown of the shared memory segment");
+		sup.child_init = daemon_child_init;
+		log_info("children run as %s", daemon_privsep.user);
+	}
 	sup.stop = daemon_stop;
 	sup.reload = daemon_reload;
 	sup.arg = (void *)o;

@@ -88,6 +88,8 @@ sup_child(struct ns_supervisor *s, struct ns_child *c, pid_t parent,
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	sigprocmask(SIG_SETMASK, mask, NULL);
+	if (s->child_init != NULL)
+		s->child_init(s, c);
 	/* A worker goes active only after rolling back its journal. */
 	if (c->role != NS_ROLE_WORKER)
 		ns_slot_activate(&s->e->seg, c->slot);

@@ -47,6 +47,8 @@ struct ns_supervisor {
 	 */
 	void		(*stop)(struct ns_supervisor *);
 	int		 stopping;
+	/* Called first in every child, when set (dropping privileges). */
+	void		(*child_init)(struct ns_supervisor *, const struct ns_child *);
 	/* SIGHUP, when set: reload what can change live. */
 	void		(*reload)(struct ns_supervisor *);
 	void		*arg;		/* the caller's, for stop and reload */

@@ -1,0 +1,53 @@
+#!/bin/sh
+# privsep.sh -- started as root, netspectrad's children run as daemon.user:
+# workers and the exporter with no capability, captures with CAP_NET_RAW
+# and CAP_NET_ADMIN only; the snapshots they write belong to that user,
+# and the capture still sees the traffic.
+. "$(dirname "$0")/lib.sh"
+need_root
+need useradd
+ns_tmpdir
+ns_alone
+
+u=nstest$$
+useradd --system --no-create-home --shell /usr/sbin/nologin "$u" || fail "useradd"
+ns_at_exit "userdel $u 2>/dev/null"
+ns_at_exit "rm -f /dev/shm/netspectra-privsep-$$"
+mkdir "$T/out" && chown "$u" "$T/out" && chmod 711 "$T"
+cat >"$T/d.yaml" <<EOC
+daemon: {user: $u, group: $u, pidfile: $T/d.pid, shm_name: /netspectra-privsep-$$, log_level: info}
+inputs: [{type: pcap, interface: lo, immediate: true}]
+prometheus: {enabled: false}
+aggregator:
+  period: 1h
+  num_workers: 2
+  exact:
+    writers: [{type: jsonl, snapshot_interval: 1h, jsonl: {root_path: $T/out}}]
+    tasks:
+      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 1000}
+EOC
+ip netns exec "$NSA" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
+dpid=$!
+ns_at_exit "kill -9 $dpid 2>/dev/null"
+wait_for 10 grep -q "capturing on lo" "$T/d.log" || fail "did not start: $(cat "$T/d.log")"
+grep -q "children run as $u" "$T/d.log" || fail "no privilege drop logged: $(cat "$T/d.log")"
+uid=$(id -u "$u")
+for name in ns-worker-0 ns-worker-1 ns-export-files ns-capture-0; do
+	p=$(pgrep -P "$dpid" -x "$name") || fail "$name not running"
+	awk -v u="$uid" '/^Uid:/ { exit !($2 == u && $3 == u && $4 == u) }' "/proc/$p/status" ||
+		fail "$name: $(grep ^Uid: "/proc/$p/status"), want $uid"
+	eff=$(awk '/^CapEff:/ { print $2 }' "/proc/$p/status")
+	case $name in
+	ns-capture-*) want=0000000000003000 ;;	# CAP_NET_ADMIN | CAP_NET_RAW
+	*) want=0000000000000000 ;;
+	esac
+	[ "$eff" = "$want" ] || fail "$name: CapEff $eff, want $want"
+done
+ip netns exec "$NSA" ping -c 3 -i 0.2 127.0.0.1 >/dev/null || fail "ping"
+kill -TERM "$dpid"
+wait_for 20 eval '! kill -0 $dpid 2>/dev/null' || fail "did not stop"
+wait "$dpid" || fail "exit status: $(tail -3 "$T/d.log")"
+f=$(find "$T/out" -name flows.jsonl | head -1)
+[ -n "$f" ] && [ "$(stat -c %U "$f")" = "$u" ] || fail "snapshot not written by $u: $(ls -lR "$T/out")"
+grep -q '"Protocol":1,"packets":6' "$f" || fail "the capture missed the pings: $(cat "$f")"
+echo "ok: workers and exporter run as $u with no capabilities, the capture with CAP_NET_RAW+CAP_NET_ADMIN only; 6 ICMP packets counted, snapshot owned by $u"
