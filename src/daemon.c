@@ -420,6 +420,13 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		sup.child_init = daemon_child_init;
 		log_info("children run as %s", daemon_privsep.user);
 	}
+	snprintf(err, sizeof(err), "/dev/shm%s.lock", cfg->daemon.shm_name);
+	if ((sup.lockfd = open(err, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		log_warn("%s: readers killed in a read section will not be "
+		    "reclaimed", err);
+	else if (daemon_privsep.drop &&
+	    fchown(sup.lockfd, daemon_privsep.uid, daemon_privsep.gid) != 0)
+		log_warn("chown %s", err);
 	sup.stop = daemon_stop;
 	sup.reload = daemon_reload;
 	sup.arg = (void *)o;

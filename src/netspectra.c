@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "status.h"
+#include "top.h"
 
 #define DEFAULT_CONFIG NS_SYSCONFDIR "/netspectra.yaml"
 
@@ -26,6 +27,7 @@ usage(int code)
 	    "                          [--heavy-hitters jsonl|csv]\n"
 	    "                          [--summary table|json] FILE...\n"
 	    "       netspectra status [-c CONFIG]\n"
+	    "       netspectra top [-c CONFIG] [-n N] [--bytes] [--once] [--json] [TASK]\n"
 	    "       netspectra dump FILE\n"
 	    "       netspectra version\n"
 	    "\n"
@@ -33,6 +35,7 @@ usage(int code)
 	    "           print every period's flows (--flows), heavy hitters and\n"
 	    "           spreaders of the sketch tasks (--heavy-hitters), a summary\n"
 	    "  status   the running daemon: processes, rings, drops, period, tasks\n"
+	    "  top      its heaviest flows of the running period, refreshed\n"
 	    "  dump     print one tab-separated line per IP packet: frame, src, dst,\n"
 	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n");
 	exit(code);
@@ -154,6 +157,57 @@ cmd_status(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+/* top [-c CONFIG] [-n N] [--bytes] [--once] [--json] [TASK] */
+static int
+cmd_top(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ns_top_opts o = { NULL, 20, 0, 0, 0 };
+	struct ns_config cfg;
+	const char *cfgpath = NULL;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "c:n:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'n':
+			o.n = (unsigned)strtoul(optarg, NULL, 10);
+			if (o.n == 0 || o.n > 10000)
+				fatalx("-n: expected 1 to 10000, got \"%s\"", optarg);
+			break;
+		case 'o':
+			o.once = 1;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'b':
+			o.by_bytes = 1;
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(1);
+		}
+	}
+	if (optind < argc)
+		o.task = argv[optind];
+	if (load_config(cfgpath, &cfg) < 0)
+		return 1;
+	rc = ns_top_run(cfg.daemon.shm_name, &o, stdout);
+	ns_config_free(&cfg);
+	return rc < 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -167,6 +221,8 @@ main(int argc, char **argv)
 		return cmd_analyze(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(argc - 1, argv + 1);
 	if (strcmp(cmd, "dump") == 0) {
 		if (argc != 3)
 			usage(1);

@@ -47,6 +47,7 @@ ns_supervisor_init(struct ns_supervisor *s, struct ns_engine *e)
 {
 	memset(s, 0, sizeof(*s));
 	s->e = e;
+	s->lockfd = -1;
 }
 
 int
@@ -270,6 +271,10 @@ ns_supervisor_run(struct ns_supervisor *s)
 	sigaction(SIGHUP, &sa, NULL);
 	for (;;) {
 		sup_reap(s);
+		/* A tool killed in a read section must not stall the grace
+		 * periods: its lock is gone, so its slot is freed. */
+		if (s->lockfd >= 0)
+			ns_slot_reap_external(&s->e->seg, s->lockfd);
 		if (sup_hup) {
 			sup_hup = 0;
 			if (s->reload != NULL && !s->stopping)

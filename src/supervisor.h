@@ -52,6 +52,7 @@ struct ns_supervisor {
 	/* SIGHUP, when set: reload what can change live. */
 	void		(*reload)(struct ns_supervisor *);
 	void		*arg;		/* the caller's, for stop and reload */
+	int		 lockfd;	/* external slots' lock file, or -1 */
 };
 
 void	 ns_supervisor_init(struct ns_supervisor *, struct ns_engine *);

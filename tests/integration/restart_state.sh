@@ -63,6 +63,26 @@ for want in "capture   0   active" "worker    1   active" "exporter  0   active"
     "kernel received"; do
 	grep -q "$want" "$T/status" || fail "status lacks \"$want\": $(cat "$T/status")"
 done
+# netspectra top: the heaviest flows of the live period, from a read
+# section; one killed while it refreshes must not stall the grace period
+# the stop waits for.
+"$NETSPECTRA" top -c "$T/a.yaml" --once --json -n 5 five >"$T/top.json" 2>&1 ||
+	fail "top: $(cat "$T/top.json")"
+python3 - "$T/top.json" "$T/trace.pcap" <<'EOP' || fail "top output: $(cat "$T/top.json")"
+import json, sys
+o = json.loads(open(sys.argv[1]).read())
+assert o["task"] == "five" and o["flows"] >= 400, o
+top = [f["packets"] for f in o["top"]]
+assert len(top) == 5 and top == sorted(top, reverse=True) and top[0] > 10, top
+EOP
+"$NETSPECTRA" top -c "$T/a.yaml" five >/dev/null 2>&1 &
+tpid=$!
+wait_for 10 sh -c "\"$NETSPECTRA\" status -c \"$T/a.yaml\" | grep -q 'cli .*external'" ||
+	fail "top holds no external slot: $("$NETSPECTRA" status -c "$T/a.yaml")"
+kill -9 "$tpid"
+wait_for 10 sh -c "! \"$NETSPECTRA\" status -c \"$T/a.yaml\" | grep -q 'cli .*external'" ||
+	fail "the killed top's slot was not reclaimed"
+grep -q "reclaiming external slot" "$T/run1.log" || fail "no reclaim logged"
 stop_daemon "$T/run1.log"
 [ "$(lifetime "$T/run1.log")" = 5000 ] || fail "run 1: lifetime $(lifetime "$T/run1.log"), want 5000"
 start "$T/a.yaml" "$T/run2.log"; replay; stop_daemon "$T/run2.log"
