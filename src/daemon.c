@@ -31,6 +31,7 @@
 #include "file.h"
 #include "gen.h"
 #include "journal.h"
+#include "clock.h"
 #include "log.h"
 #include "privsep.h"
 #include "ring.h"
@@ -177,6 +178,29 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 }
 
 static struct ns_privsep daemon_privsep;
+
+/*
+ * systemd's watchdog: WATCHDOG=1 at half the interval it asks for.  The
+ * supervisor's loop turns at least once a second, so intervals down to
+ * 2 s are kept.
+ */
+static void
+daemon_tick(struct ns_supervisor *s)
+{
+	static double every = -1, last;
+	const char *usec;
+	double now = ns_mono_now();
+
+	(void)s;
+	if (every < 0) {
+		usec = getenv("WATCHDOG_USEC");
+		every = usec != NULL ? strtod(usec, NULL) / 2e6 : 0;
+	}
+	if (every > 0 && now - last >= every) {
+		sd_notify_msg("WATCHDOG=1");
+		last = now;
+	}
+}
 
 /* In every child: become daemon.user (a capture keeps its two caps). */
 static void
@@ -410,6 +434,9 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		unlink(pidfile);
 		return 1;
 	}
+	/* The daemon's group may read it: netspectra status. */
+	if (fchmod(e.seg.fd, 0640) != 0)
+		log_warn("chmod of the shared memory segment");
 	ns_supervisor_init(&sup, &e);
 	if (ns_privsep_init(&daemon_privsep, cfg->daemon.user,
 	    cfg->daemon.group) == 0 && daemon_privsep.drop) {
@@ -429,6 +456,7 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		log_warn("chown %s", err);
 	sup.stop = daemon_stop;
 	sup.reload = daemon_reload;
+	sup.tick = daemon_tick;
 	sup.arg = (void *)o;
 	if (cfg->prometheus.enabled)
 		log_info("prometheus: the /metrics exporter is not available "

@@ -275,6 +275,8 @@ ns_supervisor_run(struct ns_supervisor *s)
 		 * periods: its lock is gone, so its slot is freed. */
 		if (s->lockfd >= 0)
 			ns_slot_reap_external(&s->e->seg, s->lockfd);
+		if (s->tick != NULL)
+			s->tick(s);
 		if (sup_hup) {
 			sup_hup = 0;
 			if (s->reload != NULL && !s->stopping)

@@ -53,6 +53,8 @@ struct ns_supervisor {
 	void		(*reload)(struct ns_supervisor *);
 	void		*arg;		/* the caller's, for stop and reload */
 	int		 lockfd;	/* external slots' lock file, or -1 */
+	/* Called at every turn of the loop (at least once a second). */
+	void		(*tick)(struct ns_supervisor *);
 };
 
 void	 ns_supervisor_init(struct ns_supervisor *, struct ns_engine *);
