@@ -434,8 +434,11 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		unlink(pidfile);
 		return 1;
 	}
-	/* The daemon's group may read it: netspectra status. */
-	if (fchmod(e.seg.fd, 0640) != 0)
+	/*
+	 * The daemon's group runs netspectra status and top; top writes its
+	 * reader slot, so the group may write.  Keep that group to operators.
+	 */
+	if (fchmod(e.seg.fd, 0660) != 0)
 		log_warn("chmod of the shared memory segment");
 	ns_supervisor_init(&sup, &e);
 	if (ns_privsep_init(&daemon_privsep, cfg->daemon.user,
@@ -448,7 +451,8 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		log_info("children run as %s", daemon_privsep.user);
 	}
 	snprintf(err, sizeof(err), "/dev/shm%s.lock", cfg->daemon.shm_name);
-	if ((sup.lockfd = open(err, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+	if ((sup.lockfd = open(err, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1 ||
+	    fchmod(sup.lockfd, 0660) != 0)
 		log_warn("%s: readers killed in a read section will not be "
 		    "reclaimed", err);
 	else if (daemon_privsep.drop &&

@@ -44,10 +44,20 @@ for name in ns-worker-0 ns-worker-1 ns-export-files ns-capture-0; do
 	[ "$eff" = "$want" ] || fail "$name: CapEff $eff, want $want"
 done
 ip netns exec "$NSA" ping -c 3 -i 0.2 127.0.0.1 >/dev/null || fail "ping"
+# An operator in the daemon's group runs status and top.
+op=nsop$$
+useradd --system --no-create-home --shell /usr/sbin/nologin -G "$u" "$op" || fail "useradd $op"
+ns_at_exit "userdel $op 2>/dev/null"
+need runuser
+runuser -u "$op" -- "$NETSPECTRA" status -c "$T/d.yaml" >"$T/status" 2>&1 ||
+	fail "status as a member of $u: $(cat "$T/status")"
+grep -q "worker    0   active" "$T/status" || fail "status: $(cat "$T/status")"
+wait_for 10 sh -c "runuser -u $op -- \"$NETSPECTRA\" top -c $T/d.yaml --once --json five 2>&1 | grep -q '\"packets\":6'" ||
+	fail "top as a member of $u: $(runuser -u "$op" -- "$NETSPECTRA" top -c "$T/d.yaml" --once --json five 2>&1)"
 kill -TERM "$dpid"
 wait_for 20 eval '! kill -0 $dpid 2>/dev/null' || fail "did not stop"
 wait "$dpid" || fail "exit status: $(tail -3 "$T/d.log")"
 f=$(find "$T/out" -name flows.jsonl | head -1)
 [ -n "$f" ] && [ "$(stat -c %U "$f")" = "$u" ] || fail "snapshot not written by $u: $(ls -lR "$T/out")"
 grep -q '"Protocol":1,"packets":6' "$f" || fail "the capture missed the pings: $(cat "$f")"
-echo "ok: workers and exporter run as $u with no capabilities, the capture with CAP_NET_RAW+CAP_NET_ADMIN only; 6 ICMP packets counted, snapshot owned by $u"
+echo "ok: status and top work for $op, a member of group $u; workers and exporter run as $u with no capabilities, the capture with CAP_NET_RAW+CAP_NET_ADMIN only; 6 ICMP packets counted, snapshot owned by $u"
