@@ -552,6 +552,60 @@ live_open(const struct ns_config_input *in, const char *iface)
 	return p;
 }
 
+/* The port of "host:port" or "[v6]:port", 0 if none. */
+static unsigned
+port_of(const char *hostport)
+{
+	const char *c = hostport ? strrchr(hostport, ':') : NULL;
+	unsigned long v;
+	char *end;
+
+	if (c == NULL)
+		return 0;
+	v = strtoul(c + 1, &end, 10);
+	return *end == '\0' && v > 0 && v < 65536 ? (unsigned)v : 0;
+}
+
+static void
+append(char *buf, size_t len, const char *fmt, unsigned a)
+{
+	size_t n = strlen(buf);
+
+	if (n < len)
+		snprintf(buf + n, len - n, fmt, a);
+}
+
+/*
+ * The daemon's own traffic is not traffic to measure: the configured
+ * filter, and not the ports it serves (Prometheus, the API) or writes to
+ * (ClickHouse).
+ */
+static void
+live_own_filter(const struct ns_config *cfg, const char *bpf, char *out,
+    size_t len)
+{
+	char own[512] = "";
+	unsigned i, port;
+
+	if (cfg->prometheus.enabled && (port = port_of(cfg->prometheus.listen)))
+		append(own, sizeof(own), " or tcp port %u", port);
+	if (cfg->api.enabled && (port = port_of(cfg->api.http_listen_addr)))
+		append(own, sizeof(own), " or tcp port %u", port);
+	for (i = 0; i < cfg->aggregator.exact.nwriters; i++) {
+		const struct ns_config_writer *w = &cfg->aggregator.exact.writers[i];
+
+		if (w->enabled && w->type == NS_CONFIG_WRITER_CLICKHOUSE)
+			append(own, sizeof(own), " or tcp port %u",
+			    w->clickhouse.port);
+	}
+	if (own[0] == '\0')
+		snprintf(out, len, "%s", bpf ? bpf : "");
+	else if (bpf == NULL || bpf[0] == '\0')
+		snprintf(out, len, "not (%s)", own + 4);
+	else
+		snprintf(out, len, "(%s) and not (%s)", bpf, own + 4);
+}
+
 static int
 live_filter(pcap_t *p, const char *iface, const char *bpf)
 {
@@ -630,7 +684,7 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 {
 	struct ns_input_state *st = ns_engine_input(e, input);
 	static struct live l;
-	char iface[64], errbuf[PCAP_ERRBUF_SIZE];
+	char iface[64], errbuf[PCAP_ERRBUF_SIZE], bpf[1024];
 	struct pollfd pfd;
 	int n;
 
@@ -643,9 +697,12 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 		log_warnx("no default route: name the interface to capture on");
 		exit(NS_EXIT_NORESPAWN);
 	}
+	live_own_filter(e->cfg, in->bpf, bpf, sizeof(bpf));
 	if ((l.p = live_open(in, iface)) == NULL ||
-	    live_filter(l.p, iface, in->bpf) != 0)
+	    live_filter(l.p, iface, bpf) != 0)
 		exit(NS_EXIT_NORESPAWN);
+	if (bpf[0] != '\0')
+		log_info("%s: capture filter \"%s\"", iface, bpf);
 	l.dlt = pcap_datalink(l.p);
 	/*
 	 * Non-blocking, with our own poll: a blocking pcap_dispatch on a

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need useradd
+need socat
 ns_tmpdir
 ns_alone
 
@@ -17,7 +18,7 @@ mkdir "$T/out" && chown "$u" "$T/out" && chmod 711 "$T"
 cat >"$T/d.yaml" <<EOC
 daemon: {user: $u, group: $u, pidfile: $T/d.pid, shm_name: /netspectra-privsep-$$, log_level: info}
 inputs: [{type: pcap, interface: lo, immediate: true}]
-prometheus: {enabled: false}
+prometheus: {enabled: true, listen: "127.0.0.1:9571"}
 aggregator:
   period: 1h
   num_workers: 2
@@ -44,6 +45,9 @@ for name in ns-worker-0 ns-worker-1 ns-export-files ns-capture-0; do
 	[ "$eff" = "$want" ] || fail "$name: CapEff $eff, want $want"
 done
 ip netns exec "$NSA" ping -c 3 -i 0.2 127.0.0.1 >/dev/null || fail "ping"
+# The daemon's own ports (here Prometheus's) are not measured.
+grep -q 'capture filter "not (tcp port 9571)"' "$T/d.log" || fail "own traffic not filtered: $(cat "$T/d.log")"
+ip netns exec "$NSA" sh -c 'echo x | socat -u - TCP:127.0.0.1:9571,connect-timeout=1' 2>/dev/null || true
 # An operator in the daemon's group runs status and top.
 op=nsop$$
 useradd --system --no-create-home --shell /usr/sbin/nologin -G "$u" "$op" || fail "useradd $op"
@@ -60,4 +64,5 @@ wait "$dpid" || fail "exit status: $(tail -3 "$T/d.log")"
 f=$(find "$T/out" -name flows.jsonl | head -1)
 [ -n "$f" ] && [ "$(stat -c %U "$f")" = "$u" ] || fail "snapshot not written by $u: $(ls -lR "$T/out")"
 grep -q '"Protocol":1,"packets":6' "$f" || fail "the capture missed the pings: $(cat "$f")"
+! grep -q '"DstPort":9571' "$f" || fail "traffic to the daemon's own port was counted: $(cat "$f")"
 echo "ok: status and top work for $op, a member of group $u; workers and exporter run as $u with no capabilities, the capture with CAP_NET_RAW+CAP_NET_ADMIN only; 6 ICMP packets counted, snapshot owned by $u"
