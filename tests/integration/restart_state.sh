@@ -92,8 +92,12 @@ echo "ok: stop and start with the same configuration: lifetime packets 5000, the
 
 # A crash in the middle of a period, then a changed configuration.
 start "$T/a.yaml" "$T/run3.log"; replay
+kids=$(pgrep -P "$dpid" | tr '\n' ' ')
+[ -n "$kids" ] || fail "no children to watch"
 kill -9 "$dpid"
-wait_for 10 eval '! pgrep -f "netspectra-restart-$$" >/dev/null && ! pgrep -x ns-capture-0 >/dev/null' || true
+# Children of a dead supervisor exit (PR_SET_PDEATHSIG).
+gone() { for k in $kids; do kill -0 "$k" 2>/dev/null && return 1; done; return 0; }
+wait_for 10 gone || fail "children outlived the supervisor: $kids"
 n_before=$(cat "$T"/out-a/*/five/flows.jsonl 2>/dev/null | wc -l)
 cfg "$T/b.yaml" "$T/out-b" "      - {name: src, key_fields: [SrcIP], max_flows: 10000}"
 start "$T/b.yaml" "$T/run4.log"
@@ -104,4 +108,10 @@ stop_daemon "$T/run4.log"
 n_after=$(cat "$T"/out-a/*/five/flows.jsonl | wc -l)
 [ "$n_after" -gt "$n_before" ] || fail "the old writer got no flows of the crashed period ($n_before -> $n_after)"
 [ "$(lifetime "$T/run4.log")" = 0 ] || fail "run 4: lifetime $(lifetime "$T/run4.log"), want a fresh 0"
+# After a clean stop, a changed task again: the stop wrote the last period,
+# and the start says what it did with the old state.
+start "$T/a.yaml" "$T/run5.log"
+grep -q "another layout" "$T/run5.log" && grep -q "layout changed: " "$T/run5.log" ||
+	fail "run 5: the layout change is not logged: $(head -5 "$T/run5.log")"
+stop_daemon "$T/run5.log"
 echo "ok: after a crash, a changed task: the old period's flows were written ($n_before -> $n_after lines) and the new state starts at 0"
