@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "log.h"
 #include "privsep.h"
+#include "prometheus.h"
 #include "ring.h"
 #include "slot.h"
 #include "supervisor.h"
@@ -249,6 +250,10 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 		    ns_worker_child, NULL)) != 0)
 			return rc;
 	}
+	if (cfg->prometheus.enabled && (rc = ns_supervisor_add(sup,
+	    "ns-export-prom", NS_ROLE_EXPORTER, 1, ns_prometheus_child,
+	    NULL)) != 0)
+		return rc;
 	return ns_supervisor_add(sup, "ns-export-files", NS_ROLE_EXPORTER, 0,
 	    ns_exporter_child, sink);
 }
@@ -462,9 +467,6 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 	sup.reload = daemon_reload;
 	sup.tick = daemon_tick;
 	sup.arg = (void *)o;
-	if (cfg->prometheus.enabled)
-		log_info("prometheus: the /metrics exporter is not available "
-		    "in this release; netspectra status shows the counters");
 	if (cfg->api.enabled)
 		log_info("api: the query API is not available in this release");
 	if ((rc = add_roles(&sup, &e, cfg, &sink)) == 0) {

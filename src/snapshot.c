@@ -106,6 +106,63 @@ ns_snapshot_task(const struct ns_engine *e, uint64_t g, unsigned t,
 	return 0;
 }
 
+/* ---- top-K --------------------------------------------------------------- */
+
+struct top_pick {
+	struct ns_flow	*best;		/* unsorted while collecting */
+	unsigned	 k, have;
+	int		 by_bytes;
+	uint64_t	 flows;
+};
+
+static uint64_t
+top_value(const struct top_pick *p, const struct ns_flow *f)
+{
+	return p->by_bytes ? f->bytes : f->packets;
+}
+
+/* Keep the k largest: replace the smallest when full. */
+static void
+top_offer(void *arg, const struct ns_task *t, const struct ns_flow *f)
+{
+	struct top_pick *p = arg;
+	unsigned i, min = 0;
+
+	(void)t;
+	p->flows++;
+	if (p->have < p->k) {
+		p->best[p->have++] = *f;
+		return;
+	}
+	for (i = 1; i < p->have; i++)
+		if (top_value(p, &p->best[i]) < top_value(p, &p->best[min]))
+			min = i;
+	if (p->have > 0 && top_value(p, f) > top_value(p, &p->best[min]))
+		p->best[min] = *f;
+}
+
+static int
+top_cmp(const void *a, const void *b, void *arg)
+{
+	uint64_t x = top_value(arg, a), y = top_value(arg, b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int
+ns_snapshot_top(const struct ns_engine *e, uint64_t g, unsigned t, unsigned k,
+    int by_bytes, struct ns_flow *out, uint64_t *nflows)
+{
+	struct top_pick p = { out, k, 0, by_bytes, 0 };
+	int rc;
+
+	if ((rc = ns_snapshot_task(e, g, t, top_offer, &p)) != 0)
+		return rc;
+	qsort_r(out, p.have, sizeof(*out), top_cmp, &p);
+	*nflows = p.flows;
+	return (int)p.have;
+}
+
 /* ---- sketches ---------------------------------------------------------- */
 
 struct sketch_cb {

@@ -23,6 +23,14 @@ int	 ns_snapshot_task(const struct ns_engine *, uint64_t g, unsigned t,
 /* Flows of task t in generation g, before merging. */
 uint64_t ns_snapshot_count(const struct ns_engine *, uint64_t g, unsigned t);
 
+/*
+ * The k largest flows of task t in generation g, by packets (or bytes),
+ * largest first, into out[k]; how many there are in all into *nflows.
+ * Returns how many it put, or -errno.  Live generations: in a read section.
+ */
+int	 ns_snapshot_top(const struct ns_engine *, uint64_t g, unsigned t,
+	    unsigned k, int by_bytes, struct ns_flow *out, uint64_t *nflows);
+
 /* What a sketch snapshot reports. */
 enum ns_sketch_kind { NS_SKETCH_COUNT = 0, NS_SKETCH_SIZE, NS_SKETCH_SPREAD };
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "atomic.h"
 #include "log.h"
 #include "slot.h"
 
@@ -157,6 +158,9 @@ sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 		c->backoff = BACKOFF_MAX;
 	c->due = now + c->backoff;
 	c->restarts++;
+	/* Control data, for the metrics: not flow data. */
+	ns_store_relaxed(&ns_slot_get(&s->e->seg, c->slot)->spare[0],
+	    c->restarts);
 }
 
 /* NS_CPU_REPORT set: each process's CPU time, for the benchmarks. */

@@ -30,44 +30,10 @@
 
 struct top_pick {
 	const struct ns_top_opts *o;
-	struct ns_flow	*best;		/* o->n of them, unsorted */
+	struct ns_flow	*best;
 	unsigned	 have;
 	uint64_t	 flows;
 };
-
-static uint64_t
-top_value(const struct top_pick *p, const struct ns_flow *f)
-{
-	return p->o->by_bytes ? f->bytes : f->packets;
-}
-
-/* Keep the n largest: replace the smallest when full. */
-static void
-top_offer(void *arg, const struct ns_task *t, const struct ns_flow *f)
-{
-	struct top_pick *p = arg;
-	unsigned i, min = 0;
-
-	(void)t;
-	p->flows++;
-	if (p->have < p->o->n) {
-		p->best[p->have++] = *f;
-		return;
-	}
-	for (i = 1; i < p->have; i++)
-		if (top_value(p, &p->best[i]) < top_value(p, &p->best[min]))
-			min = i;
-	if (top_value(p, f) > top_value(p, &p->best[min]))
-		p->best[min] = *f;
-}
-
-static int
-top_cmp(const void *a, const void *b, void *arg)
-{
-	uint64_t x = top_value(arg, a), y = top_value(arg, b);
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
 
 static void
 top_print(const struct ns_engine *e, unsigned t, const struct top_pick *p,
@@ -109,15 +75,14 @@ top_once(const struct ns_engine *e, struct ns_slot *slot, unsigned t,
 	uint64_t g;
 	int rc;
 
-	p->have = 0;
-	p->flows = 0;
 	ns_slot_enter(&e->seg, slot);
 	g = ns_gen_root(&e->seg);
 	*start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns);
-	rc = ns_snapshot_task(e, g, t, top_offer, p);
+	rc = ns_snapshot_top(e, g, t, p->o->n, p->o->by_bytes, p->best,
+	    &p->flows);
 	ns_slot_exit(slot);
-	qsort_r(p->best, p->have, sizeof(*p->best), top_cmp, p);
-	return rc;
+	p->have = rc > 0 ? (unsigned)rc : 0;
+	return rc < 0 ? rc : 0;
 }
 
 static int
