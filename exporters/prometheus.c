@@ -1,10 +1,12 @@
 /*
  * prometheus.c -- the /metrics exporter (ns-export-prometheus).
  *
- * Each scrape reads the segment: counters are 64-bit cells read whole;
- * the top-K flows per exact task come from one walk of the live
- * generation inside an epoch read section of this process's slot, so the
- * exporter that clears a closed generation waits for the scrape.  Nothing
+ * Each scrape reads the segment: counters are 64-bit cells read whole.
+ * The top-K flows per exact task come from a walk of the live generation
+ * inside an epoch read section of this process's slot (so the exporter
+ * that clears a closed generation waits for it), made once a second by
+ * the main thread rather than per scrape: with a million flows the walk
+ * takes longer than a scrape may.  Nothing
  * is copied between scrapes and the workers never notice.  Flow values
  * become labels only in the capped top-K series, so the number of series
  * does not grow with the number of flows.
@@ -16,6 +18,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,14 @@ struct prom {
 	struct ns_engine	*e;
 	struct ns_slot		*slot;
 	struct ns_flow		*top;		/* top_k flows, reused */
+	/*
+	 * The top-K series, as text, made by the main thread once a second:
+	 * finding them walks every entry of the live tables, which is what a
+	 * scrape must not wait for with a million flows in them.
+	 */
+	pthread_mutex_t		 lock;
+	char			*top_text;
+	size_t			 top_len;
 };
 
 static void
@@ -145,17 +156,13 @@ m_tasks(struct prom *pr, FILE *fp, uint64_t g)
 }
 
 static void
-m_top(struct prom *pr, FILE *fp, uint64_t g)
+m_top_walk(struct prom *pr, FILE *fp, uint64_t g)
 {
 	const struct ns_engine *e = pr->e;
 	unsigned k = e->cfg->prometheus.top_k, t, i;
 	uint64_t nflows;
 	int n;
 
-	help(fp, "netspectra_top_flow_packets", "gauge", "Packets of the "
-	    "current period's heaviest flows (top_k per task).");
-	help(fp, "netspectra_top_flow_bytes", "gauge", "Bytes of the same "
-	    "flows.");
 	for (t = 0; t < e->ntasks && k > 0; t++) {
 		/* Read section: the generation is not cleared under us. */
 		ns_slot_enter(&e->seg, pr->slot);
@@ -172,6 +179,42 @@ m_top(struct prom *pr, FILE *fp, uint64_t g)
 			fprintf(fp, "} %" PRIu64 "\n", pr->top[i].bytes);
 		}
 	}
+}
+
+/* The main thread, once a second: the top-K series afresh. */
+static void
+top_refresh(struct prom *pr)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL)
+		return;
+	m_top_walk(pr, fp, ns_gen_root(&pr->e->seg));
+	if (fclose(fp) != 0) {
+		free(buf);
+		return;
+	}
+	pthread_mutex_lock(&pr->lock);
+	free(pr->top_text);
+	pr->top_text = buf;
+	pr->top_len = len;
+	pthread_mutex_unlock(&pr->lock);
+}
+
+static void
+m_top(struct prom *pr, FILE *fp)
+{
+	help(fp, "netspectra_top_flow_packets", "gauge", "Packets of the "
+	    "current period's heaviest flows (top_k per task, refreshed every "
+	    "second).");
+	help(fp, "netspectra_top_flow_bytes", "gauge", "Bytes of the same "
+	    "flows.");
+	pthread_mutex_lock(&pr->lock);
+	if (pr->top_text != NULL)
+		fwrite(pr->top_text, 1, pr->top_len, fp);
+	pthread_mutex_unlock(&pr->lock);
 }
 
 static void
@@ -280,7 +323,7 @@ metrics_text(struct prom *pr, size_t *len)
 	m_engine(pr->e, fp, g);
 	m_drops(pr->e, fp);
 	m_tasks(pr, fp, g);
-	m_top(pr, fp, g);
+	m_top(pr, fp);
 	if (fclose(fp) != 0) {
 		free(buf);
 		return NULL;
@@ -415,8 +458,10 @@ ns_prometheus_child(struct ns_engine *e, const struct ns_child *c)
 	struct sockaddr_storage ss;
 	struct timespec ts = { 0, 100000000 };
 	struct MHD_Daemon *d;
+	unsigned tick = 0;
 
 	pr.e = e;
+	pthread_mutex_init(&pr.lock, NULL);
 	pr.slot = ns_slot_get(&e->seg, c->slot);
 	if ((pr.top = calloc(cfg->top_k ? cfg->top_k : 1,
 	    sizeof(*pr.top))) == NULL)
@@ -433,10 +478,14 @@ ns_prometheus_child(struct ns_engine *e, const struct ns_child *c)
 		log_warnx("cannot serve /metrics on %s", cfg->listen);
 		exit(NS_EXIT_NORESPAWN);
 	}
+	top_refresh(&pr);
 	log_info("serving /metrics on %s", cfg->listen);
 	/* Until the run ends; the supervisor's death ends us too. */
-	while (!inputs_done(e) && getppid() != 1)
+	while (!inputs_done(e) && getppid() != 1) {
 		nanosleep(&ts, NULL);
+		if (++tick % 10 == 0)
+			top_refresh(&pr);
+	}
 	MHD_stop_daemon(d);
 	exit(0);
 }
