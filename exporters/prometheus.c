@@ -438,6 +438,50 @@ listen_addr(const char *spec, struct sockaddr_storage *ss)
 	    &in4->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
+/* A whole file, NUL-terminated, or NULL (logged). */
+static char *
+slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	int ch;
+
+	if (fp == NULL || (m = open_memstream(&buf, &len)) == NULL) {
+		log_warn("%s", path);
+		if (fp != NULL)
+			fclose(fp);
+		return NULL;
+	}
+	while ((ch = getc(fp)) != EOF)
+		putc(ch, m);
+	fclose(fp);
+	fclose(m);
+	return buf;
+}
+
+/* HTTPS with prometheus.tls, when libmicrohttpd was built with TLS. */
+static struct MHD_Daemon *
+start_tls(const struct ns_config_prometheus *cfg, struct sockaddr_storage *ss,
+    unsigned flags, struct prom *pr)
+{
+	char *cert, *key;
+
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		log_warnx("prometheus.tls: this libmicrohttpd has no TLS");
+		exit(NS_EXIT_NORESPAWN);
+	}
+	if ((cert = slurp(cfg->cert_file)) == NULL ||
+	    (key = slurp(cfg->key_file)) == NULL)
+		exit(NS_EXIT_NORESPAWN);
+	/* MHD keeps pointers to them: they live as long as we do. */
+	return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, pr,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_END);
+}
+
 static int
 inputs_done(const struct ns_engine *e)
 {
@@ -470,16 +514,21 @@ ns_prometheus_child(struct ns_engine *e, const struct ns_child *c)
 		log_warnx("prometheus.listen %s: expected host:port", cfg->listen);
 		exit(NS_EXIT_NORESPAWN);
 	}
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
-	    handle, &pr, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_END);
+	if (cfg->cert_file[0] != '\0')
+		d = start_tls(cfg, &ss, MHD_USE_INTERNAL_POLLING_THREAD |
+		    (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), &pr);
+	else
+		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+		    (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL,
+		    NULL, handle, &pr, MHD_OPTION_SOCK_ADDR,
+		    (struct sockaddr *)&ss, MHD_OPTION_END);
 	if (d == NULL) {
 		log_warnx("cannot serve /metrics on %s", cfg->listen);
 		exit(NS_EXIT_NORESPAWN);
 	}
 	top_refresh(&pr);
-	log_info("serving /metrics on %s", cfg->listen);
+	log_info("serving /metrics on %s%s", cfg->listen,
+	    cfg->cert_file[0] != '\0' ? " (https)" : "");
 	/* Until the run ends; the supervisor's death ends us too. */
 	while (!inputs_done(e) && getppid() != 1) {
 		nanosleep(&ts, NULL);
