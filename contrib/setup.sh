@@ -15,7 +15,7 @@ mode=${1:-}
 BUILD_DEPS="build-essential autoconf automake pkg-config libpcap-dev liburcu-dev
 	libyaml-dev libprotobuf-c-dev libnats-dev libcurl4-openssl-dev
 	libmicrohttpd-dev libjansson-dev libxxhash-dev libcriterion-dev"
-TEST_DEPS="tshark tcpdump curl python3 socat iproute2 iputils-ping tcpreplay systemd"
+TEST_DEPS="tshark tcpdump curl python3 socat iproute2 iputils-ping tcpreplay systemd prometheus"
 
 say() { printf '\n==> %s\n' "$*"; }
 

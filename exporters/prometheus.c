@@ -47,6 +47,10 @@ struct prom {
 	pthread_mutex_t		 lock;
 	char			*top_text;
 	size_t			 top_len;
+	/* Distinct keys of each task's current period, from the same walk:
+	 * a key coarser than the 5-tuple sits in several workers' shards. */
+	uint64_t		 period_flows[NS_CONFIG_MAX_TASKS];
+	uint64_t		 period_flows_next[NS_CONFIG_MAX_TASKS];
 };
 
 static void
@@ -148,11 +152,14 @@ m_tasks(struct prom *pr, FILE *fp, uint64_t g)
 			    e->tasks[t].name, v);
 		}
 	}
+	(void)g;
 	help(fp, "netspectra_task_period_flows", "gauge",
-	    "Flows of the current period.");
+	    "Flows (distinct keys) of the current period, counted every second.");
+	pthread_mutex_lock(&pr->lock);
 	for (t = 0; t < e->ntasks; t++)
 		fprintf(fp, "netspectra_task_period_flows{task=\"%s\"} %" PRIu64
-		    "\n", e->tasks[t].name, ns_snapshot_count(e, g, t));
+		    "\n", e->tasks[t].name, pr->period_flows[t]);
+	pthread_mutex_unlock(&pr->lock);
 }
 
 static void
@@ -163,11 +170,12 @@ m_top_walk(struct prom *pr, FILE *fp, uint64_t g)
 	uint64_t nflows;
 	int n;
 
-	for (t = 0; t < e->ntasks && k > 0; t++) {
+	for (t = 0; t < e->ntasks; t++) {
 		/* Read section: the generation is not cleared under us. */
 		ns_slot_enter(&e->seg, pr->slot);
 		n = ns_snapshot_top(e, g, t, k, 0, pr->top, &nflows);
 		ns_slot_exit(pr->slot);
+		pr->period_flows_next[t] = n >= 0 ? nflows : 0;
 		for (i = 0; n > 0 && i < (unsigned)n; i++) {
 			fprintf(fp, "netspectra_top_flow_packets{task=\"%s\","
 			    "rank=\"%u\"", e->tasks[t].name, i + 1);
@@ -200,6 +208,8 @@ top_refresh(struct prom *pr)
 	free(pr->top_text);
 	pr->top_text = buf;
 	pr->top_len = len;
+	memcpy(pr->period_flows, pr->period_flows_next,
+	    sizeof(pr->period_flows));
 	pthread_mutex_unlock(&pr->lock);
 }
 
