@@ -239,6 +239,12 @@ m_drops(const struct ns_engine *e, FILE *fp)
 		fprintf(fp, "netspectra_input_packets_total{input=\"%u\"} %"
 		    PRIu64 "\n", i, ns_load_relaxed(&ns_engine_input(e, i)->
 		    kernel_recv));
+	help(fp, "netspectra_input_bytes_total", "counter",
+	    "Wire bytes of the packets the input read.");
+	for (i = 0; i < e->ninputs; i++)
+		fprintf(fp, "netspectra_input_bytes_total{input=\"%u\"} %"
+		    PRIu64 "\n", i, ns_load_relaxed(&ns_engine_input(e, i)->
+		    captured_bytes));
 	help(fp, "netspectra_dropped_packets_total", "counter",
 	    "Packets lost or refused, by layer: kernel, ring_full, parse "
 	    "(malformed, by reason), table_full.");
@@ -318,6 +324,12 @@ m_engine(const struct ns_engine *e, FILE *fp, uint64_t g)
 	fprintf(fp, "netspectra_exporter_periods_total{exporter=\"files\"} %"
 	    PRIu64 "\n", ns_engine_export(e)->ckpt[ns_engine_export(e)->
 	    ckpt_idx].periods);
+	help(fp, "netspectra_exporter_last_success_seconds", "gauge",
+	    "When the file exporter last finished a generation (Unix time; "
+	    "a failure stops the daemon, with a log line).");
+	fprintf(fp, "netspectra_exporter_last_success_seconds{exporter="
+	    "\"files\"} %.3f\n", (double)ns_load_relaxed(
+	    &ns_engine_export(e)->last_ok_ns) / 1e9);
 }
 
 static char *

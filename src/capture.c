@@ -408,6 +408,8 @@ struct live {
 	int		 dlt;
 	unsigned	 last_recv, last_drop, last_ifdrop;
 	double		 stats_at;
+	uint64_t	 bytes;		/* since this process started */
+	uint64_t	 bytes_base;	/* the input's count when it did */
 };
 
 /* The interface of the default route, from /proc/net/route. */
@@ -464,6 +466,7 @@ live_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 		cap_skipped(&rec, res, h->len, ts, l->c.cur++);
 	rec.input = (uint8_t)l->c.input;
 	live_put(&l->c, ns_engine_pick(l->c.e, rec.hash), &rec);
+	l->bytes += h->len;
 }
 
 /*
@@ -525,6 +528,7 @@ live_stats(struct live *l)
 	l->last_recv = ps.ps_recv;
 	l->last_drop = ps.ps_drop;
 	l->last_ifdrop = ps.ps_ifdrop;
+	ns_store_relaxed(&st->captured_bytes, l->bytes_base + l->bytes);
 }
 
 static pcap_t *
@@ -630,6 +634,7 @@ live_resume(struct live *l)
 	struct ns_seg *seg = &l->c.e->seg;
 	uint64_t root = ns_gen_root(seg);
 
+	l->bytes_base = ns_load_relaxed(&st->captured_bytes);
 	l->c.gen = root;
 	l->c.period = ns_load_relaxed(&ns_gen_info(seg, root)->period_start_ns);
 	l->c.started = l->c.period != 0;

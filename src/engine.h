@@ -49,7 +49,7 @@ struct ns_input_state {
 	uint64_t	marked;		/* live: every ring has this gen's marker */
 	uint64_t	kernel_recv;	/* live: pcap_stats, kept 64-bit */
 	uint64_t	kernel_drops;	/* ps_drop + ps_ifdrop */
-	uint64_t	spare;
+	uint64_t	captured_bytes;	/* live: wire bytes of what it read */
 	struct ns_input_ckpt ckpt[2];
 } __attribute__((aligned(64)));
 
@@ -67,7 +67,8 @@ struct ns_export_ckpt {
 
 struct ns_export_state {
 	uint64_t	ckpt_idx;
-	uint64_t	spare[7];
+	uint64_t	last_ok_ns;	/* wall clock of the last commit */
+	uint64_t	spare[6];
 	struct ns_export_ckpt ckpt[2];
 } __attribute__((aligned(64)));
 

@@ -122,6 +122,15 @@ exp_rewind(const struct ns_sink *sink, const struct ns_export_ckpt *k)
 	    "complete period ended", k->out_off);
 }
 
+static uint64_t
+exp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Make what the sink wrote durable in the stream, then record it. */
 static void
 exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
@@ -142,6 +151,7 @@ exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
 	 * named; the successor reads it after our death (waitpid, fork). */
 	ns_compiler_barrier();
 	ns_store_relaxed(&st->ckpt_idx, idx);
+	ns_store_relaxed(&st->last_ok_ns, exp_now_ns());
 }
 
 /*

@@ -200,6 +200,9 @@ for task in five src; do
 	wait_for 20 q_is "netspectra_task_packets_total{job=\"netspectra\",task=\"$task\"}" "$sent" ||
 		fail "task $task: Prometheus has netspectra_task_packets_total $(query "netspectra_task_packets_total{job=\"netspectra\",task=\"$task\"}"), want $sent"
 done
+sent_bytes=$(tshark -n -r "$T/trace.pcap" -T fields -e frame.len 2>/dev/null | awk '{ b += $1 } END { print b }')
+wait_for 10 q_is 'netspectra_input_bytes_total{job="netspectra"}' "$sent_bytes" ||
+	fail "netspectra_input_bytes_total: $(query 'netspectra_input_bytes_total{job="netspectra"}'), want $sent_bytes"
 wait_for 10 q_is 'sum(netspectra_input_packets_total{job="netspectra"}) >= bool '"$sent" 1 ||
 	fail "netspectra_input_packets_total: $(query 'sum(netspectra_input_packets_total{job="netspectra"})'), want at least $sent"
 q_is 'sum(netspectra_dropped_packets_total{job="netspectra"}) or vector(0)' 0 ||
