@@ -184,7 +184,7 @@ functional() {
 	EOF
 	"$NETSPECTRAD" -t -c "$T/ns.yaml" >/dev/null 2>"$T/t.err" ||
 		fail "test configuration: $(cat "$T/t.err")"
-	ns_at_exit "rm -f /dev/shm${SHM}"
+	ns_at_exit "rm -f /dev/shm${SHM} /dev/shm${SHM}.lock"
 	for f in "$PIDF" "$T/probe.pid"; do
 		ns_at_exit "p=\$(cat '$f'); [ -n \"\$p\" ] && kill -KILL \"\$p\""
 	done

@@ -13,7 +13,7 @@ need tshark
 ns_tmpdir
 
 ns_bare_pair
-ns_at_exit "rm -f /dev/shm/netspectra-live-$$"
+ns_at_exit "rm -f /dev/shm/netspectra-live-$$ /dev/shm/netspectra-live-$$.lock"
 
 "$PCAPGEN" -o "$T/trace.pcap" -n 30000 -f 2000 -s 41 --ipv6 0.3 --vlan 0.1 \
 	--proto-mix tcp=60,udp=25,icmp=10,sctp=5 2>/dev/null || fail "pcapgen"

@@ -13,7 +13,7 @@ ns_alone
 u=nstest$$
 useradd --system --no-create-home --shell /usr/sbin/nologin "$u" || fail "useradd"
 ns_at_exit "userdel $u 2>/dev/null"
-ns_at_exit "rm -f /dev/shm/netspectra-privsep-$$"
+ns_at_exit "rm -f /dev/shm/netspectra-privsep-$$ /dev/shm/netspectra-privsep-$$.lock"
 mkdir "$T/out" && chown "$u" "$T/out" && chmod 711 "$T"
 cat >"$T/d.yaml" <<EOC
 daemon: {user: $u, group: $u, pidfile: $T/d.pid, shm_name: /netspectra-privsep-$$, log_level: info}

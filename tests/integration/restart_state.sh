@@ -28,7 +28,7 @@ $3
 EOC
 	"$NETSPECTRAD" -t -c "$1" >/dev/null 2>"$1.err" || fail "config $1: $(cat "$1.err")"
 }
-ns_at_exit "rm -f /dev/shm/netspectra-restart-$$"
+ns_at_exit "rm -f /dev/shm/netspectra-restart-$$ /dev/shm/netspectra-restart-$$.lock"
 
 # start CFG LOG; replay; stop_daemon
 start() {
