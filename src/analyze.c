@@ -293,7 +293,7 @@ ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
 	struct analyze_sink as = { .o = o, .flows = out,
 	    .summary = o->flows != NS_FLOWS_NONE ||
 	    o->heavy != NS_FLOWS_NONE ? stderr : out };
-	struct ns_sink sink = { sink_period, sink_end, &as, out };
+	struct ns_sink sink = { sink_period, sink_end, &as, out, NULL };
 	char err[512];
 	int rc;
 

@@ -155,6 +155,47 @@ files_period(void *arg, const struct ns_engine *e, uint64_t g,
 	return 0;
 }
 
+/*
+ * Between period ends: each writer whose snapshot_interval has passed
+ * gets the live period so far (final: false), in the directory its final
+ * snapshot will replace.
+ */
+static int
+files_live(void *arg, const struct ns_engine *e, uint64_t g,
+    uint64_t period_start)
+{
+	static double last[2][NS_CONFIG_MAX_WRITERS];
+	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
+	double now = ns_mono_now();
+	unsigned i;
+	int rc;
+
+	(void)arg;
+	for (i = 0; e->ntasks != 0 && i < agg->exact.nwriters; i++) {
+		const struct ns_config_writer *w = &agg->exact.writers[i];
+
+		if (!w->enabled || !ns_analyze_writer_supported(w) ||
+		    w->snapshot_interval >= agg->period ||
+		    now - last[0][i] < (double)w->snapshot_interval / 1e9)
+			continue;
+		last[0][i] = now;
+		if ((rc = ns_file_write_exact(w, e, g, period_start, 0)) != 0)
+			return rc;
+	}
+	for (i = 0; e->nsketches != 0 && i < agg->sketch.nwriters; i++) {
+		const struct ns_config_writer *w = &agg->sketch.writers[i];
+
+		if (!w->enabled || !ns_analyze_writer_supported(w) ||
+		    w->snapshot_interval >= agg->period ||
+		    now - last[1][i] < (double)w->snapshot_interval / 1e9)
+			continue;
+		last[1][i] = now;
+		if ((rc = ns_file_write_sketch(w, e, g, period_start, 0)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 files_end(void *arg, const struct ns_engine *e)
 {
@@ -417,7 +458,8 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 {
 	static struct ns_supervisor sup;
 	static struct ns_engine e;
-	struct ns_sink sink = { files_period, files_end, NULL, NULL };
+	struct ns_sink sink = { files_period, files_end, NULL, NULL,
+	    files_live };
 	const char *pidfile = o->pidfile ? o->pidfile : cfg->daemon.pidfile;
 	char err[512];
 	int rc, pfd;

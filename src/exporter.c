@@ -23,6 +23,7 @@
 
 #include "atomic.h"
 #include "gen.h"
+#include "clock.h"
 #include "log.h"
 #include "slot.h"
 #include "supervisor.h"
@@ -40,15 +41,44 @@ exp_first_gen(const struct ns_engine *e)
 	return root;
 }
 
+/*
+ * A snapshot of live generation g, when the sink wants them: inside a read
+ * section, so that g is not cleared under it.
+ */
+static void
+exp_live(struct ns_engine *e, const struct ns_sink *sink, unsigned slot,
+    uint64_t g)
+{
+	struct ns_slot *s = ns_slot_get(&e->seg, slot);
+	uint64_t start;
+	int rc;
+
+	ns_slot_enter(&e->seg, s);
+	start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns);
+	rc = ns_gen_root(&e->seg) == g && start != 0 && start != NS_ENGINE_END ?
+	    sink->live(sink->arg, e, g, start) : 0;
+	ns_slot_exit(s);
+	if (rc != 0) {
+		log_warnx("snapshot of the live period: %s", strerror(-rc));
+		exit(NS_EXIT_NORESPAWN);
+	}
+}
+
 /* Wait until every worker has left generation g. */
 static void
-exp_wait_closed(struct ns_engine *e, uint64_t g)
+exp_wait_closed(struct ns_engine *e, const struct ns_sink *sink, unsigned slot,
+    uint64_t g)
 {
 	struct timespec ts = { 0, 200000 };
+	double last = ns_mono_now();
 
 	while (ns_gen_root(&e->seg) <= g || ns_gen_close(&e->seg, g) != 0) {
 		if (getppid() == 1)
 			fatalx("supervisor gone");
+		if (sink->live != NULL && ns_mono_now() - last >= 1.0) {
+			exp_live(e, sink, slot, g);
+			last = ns_mono_now();
+		}
 		nanosleep(&ts, NULL);
 	}
 }
@@ -181,7 +211,8 @@ exp_run_ended(const struct ns_engine *e, uint64_t g)
 }
 
 void
-ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
+ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink,
+    unsigned slot)
 {
 	struct ns_export_state *st = ns_engine_export(e);
 	struct ns_export_ckpt k = st->ckpt[st->ckpt_idx];
@@ -196,7 +227,7 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 		exp_commit(e, sink, 0, 0, 0);
 	exp_rewind(sink, &k);
 	for (;; g++) {
-		exp_wait_closed(e, g);
+		exp_wait_closed(e, sink, slot, g);
 		info = ns_gen_info(&e->seg, g);
 		/* A generation written before a kill is only cleared again. */
 		if (g >= k.exported && exp_has_period(e, g)) {
@@ -238,5 +269,5 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink)
 void
 ns_exporter_child(struct ns_engine *e, const struct ns_child *c)
 {
-	ns_exporter_main(e, c->arg);
+	ns_exporter_main(e, c->arg, c->slot);
 }

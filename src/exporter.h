@@ -28,12 +28,19 @@ struct ns_sink {
 	 * killed exporter's last period may appear partly twice.
 	 */
 	FILE	*out;
+	/*
+	 * Or NULL: called about once a second while a generation is live,
+	 * inside a read section, for snapshots between period ends
+	 * (writers' snapshot_interval); not marked final.
+	 */
+	int	(*live)(void *arg, const struct ns_engine *, uint64_t gen,
+		    uint64_t period_start);
 };
 
 /* Never returns: exits 0 after the end, NS_EXIT_NORESPAWN if the sink
  * failed. */
-void	 ns_exporter_main(struct ns_engine *, const struct ns_sink *)
-	    __attribute__((noreturn));
+void	 ns_exporter_main(struct ns_engine *, const struct ns_sink *,
+	    unsigned slot) __attribute__((noreturn));
 
 struct ns_child;
 /* The same, as a supervisor's child whose arg is the sink. */
