@@ -374,3 +374,37 @@ ns_file_write_exact(const struct ns_config_writer *cw,
 	}
 	return 0;
 }
+
+int
+ns_file_writer_supported(const struct ns_config_writer *w)
+{
+	return w->type == NS_CONFIG_WRITER_TEXT ||
+	    w->type == NS_CONFIG_WRITER_JSONL || w->type == NS_CONFIG_WRITER_CSV;
+}
+
+int
+ns_file_write_all(const struct ns_engine *e, uint64_t g, uint64_t period_start,
+    int final, int (*due)(const struct ns_engine *,
+    const struct ns_config_writer *, int, unsigned))
+{
+	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
+	const struct ns_config_writer *w;
+	unsigned i;
+	int rc;
+
+	for (i = 0; e->ntasks != 0 && i < agg->exact.nwriters; i++) {
+		w = &agg->exact.writers[i];
+		if (w->enabled && ns_file_writer_supported(w) &&
+		    (due == NULL || due(e, w, 0, i)) &&
+		    (rc = ns_file_write_exact(w, e, g, period_start, final)) != 0)
+			return rc;
+	}
+	for (i = 0; e->nsketches != 0 && i < agg->sketch.nwriters; i++) {
+		w = &agg->sketch.writers[i];
+		if (w->enabled && ns_file_writer_supported(w) &&
+		    (due == NULL || due(e, w, 1, i)) &&
+		    (rc = ns_file_write_sketch(w, e, g, period_start, final)) != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -504,18 +504,6 @@ start_tls(const struct ns_config_prometheus *cfg, struct sockaddr_storage *ss,
 	    MHD_OPTION_END);
 }
 
-static int
-inputs_done(const struct ns_engine *e)
-{
-	unsigned i;
-
-	for (i = 0; i < e->ninputs; i++)
-		if (!(ns_load_acquire(&ns_engine_input(e, i)->done) &
-		    NS_INPUT_DONE))
-			return 0;
-	return 1;
-}
-
 void
 ns_prometheus_child(struct ns_engine *e, const struct ns_child *c)
 {
@@ -552,7 +540,7 @@ ns_prometheus_child(struct ns_engine *e, const struct ns_child *c)
 	log_info("serving /metrics on %s%s", cfg->listen,
 	    cfg->cert_file[0] != '\0' ? " (https)" : "");
 	/* Until the run ends; the supervisor's death ends us too. */
-	while (!inputs_done(e) && getppid() != 1) {
+	while (!ns_engine_inputs_done(e) && getppid() != 1) {
 		nanosleep(&ts, NULL);
 		if (++tick % 10 == 0)
 			top_refresh(&pr);

@@ -91,41 +91,6 @@ sink_flow(void *arg, const struct ns_task *t, const struct ns_flow *f)
 		ns_output_flow_csv(s->flows, t, s->period_start, f);
 }
 
-/* The configured file writers get every period's final snapshot. */
-static int
-sink_writers(const struct ns_engine *e, uint64_t g, uint64_t period_start)
-{
-	const struct ns_config_exact *ex = &e->cfg->aggregator.exact;
-	const struct ns_config_sketch *sk = &e->cfg->aggregator.sketch;
-	unsigned i;
-	int rc;
-
-	for (i = 0; e->ntasks != 0 && i < ex->nwriters; i++) {
-		const struct ns_config_writer *w = &ex->writers[i];
-
-		if (!w->enabled || !ns_analyze_writer_supported(w))
-			continue;
-		if ((rc = ns_file_write_exact(w, e, g, period_start, 1)) != 0)
-			return rc;
-	}
-	for (i = 0; e->nsketches != 0 && i < sk->nwriters; i++) {
-		const struct ns_config_writer *w = &sk->writers[i];
-
-		if (!w->enabled || !ns_analyze_writer_supported(w))
-			continue;
-		if ((rc = ns_file_write_sketch(w, e, g, period_start, 1)) != 0)
-			return rc;
-	}
-	return 0;
-}
-
-int
-ns_analyze_writer_supported(const struct ns_config_writer *w)
-{
-	return w->type == NS_CONFIG_WRITER_TEXT ||
-	    w->type == NS_CONFIG_WRITER_JSONL || w->type == NS_CONFIG_WRITER_CSV;
-}
-
 static int
 sink_period(void *arg, const struct ns_engine *e, uint64_t g,
     uint64_t period_start, int first)
@@ -138,7 +103,8 @@ sink_period(void *arg, const struct ns_engine *e, uint64_t g,
 	 * exporter process writes it. */
 	if (first)
 		sink_csv_headers(s, e);
-	if ((rc = sink_writers(e, g, period_start)) != 0)
+	/* The configured file writers get every period's final snapshot. */
+	if ((rc = ns_file_write_all(e, g, period_start, 1, NULL)) != 0)
 		return rc;
 	s->period_start = period_start;
 	if (s->o->heavy != NS_FLOWS_NONE && (rc = sink_sketches(s, e, g)) != 0)
@@ -235,12 +201,12 @@ warn_writers(const struct ns_config *cfg)
 
 	for (i = 0; i < ex->nwriters; i++)
 		if (ex->writers[i].enabled &&
-		    !ns_analyze_writer_supported(&ex->writers[i]))
+		    !ns_file_writer_supported(&ex->writers[i]))
 			log_info("%s writer: not used by analyze (files only)",
 			    ns_config_writer_type_name(ex->writers[i].type));
 	for (i = 0; i < sk->nwriters; i++)
 		if (sk->writers[i].enabled &&
-		    !ns_analyze_writer_supported(&sk->writers[i]))
+		    !ns_file_writer_supported(&sk->writers[i]))
 			log_info("%s writer: not used by analyze (files only)",
 			    ns_config_writer_type_name(sk->writers[i].type));
 }

@@ -56,8 +56,6 @@ struct ns_analyze_totals {
  * anything, when a file is not a readable capture. */
 int ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *opts,
     FILE *out);
-/* 1 for the writers analyze runs (the file writers). */
-int ns_analyze_writer_supported(const struct ns_config_writer *w);
 void ns_analyze_print(FILE *out, const struct ns_analyze_totals *t,
     enum ns_summary_fmt fmt);
 

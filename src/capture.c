@@ -502,15 +502,6 @@ live_boundary(struct live *l, uint64_t start)
 	live_markers(l, c->gen, start);
 }
 
-static uint64_t
-live_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* pcap's 32-bit counters, accumulated 64-bit. */
 static void
 live_stats(struct live *l)
@@ -648,7 +639,7 @@ live_resume(struct live *l)
 static void
 live_clock(struct live *l)
 {
-	uint64_t p = period_of(&l->c, live_now());
+	uint64_t p = period_of(&l->c, ns_real_now_ns());
 
 	if (!l->c.started) {
 		l->c.started = 1;

@@ -134,25 +134,9 @@ static int
 files_period(void *arg, const struct ns_engine *e, uint64_t g,
     uint64_t period_start, int first)
 {
-	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
-	unsigned i;
-	int rc;
-
 	(void)arg;
 	(void)first;
-	for (i = 0; e->ntasks != 0 && i < agg->exact.nwriters; i++)
-		if (agg->exact.writers[i].enabled &&
-		    ns_analyze_writer_supported(&agg->exact.writers[i]) &&
-		    (rc = ns_file_write_exact(&agg->exact.writers[i], e, g,
-		    period_start, 1)) != 0)
-			return rc;
-	for (i = 0; e->nsketches != 0 && i < agg->sketch.nwriters; i++)
-		if (agg->sketch.writers[i].enabled &&
-		    ns_analyze_writer_supported(&agg->sketch.writers[i]) &&
-		    (rc = ns_file_write_sketch(&agg->sketch.writers[i], e, g,
-		    period_start, 1)) != 0)
-			return rc;
-	return 0;
+	return ns_file_write_all(e, g, period_start, 1, NULL);
 }
 
 /*
@@ -160,40 +144,28 @@ files_period(void *arg, const struct ns_engine *e, uint64_t g,
  * gets the live period so far (final: false), in the directory its final
  * snapshot will replace.
  */
+static double files_last[2][NS_CONFIG_MAX_WRITERS];
+
+static int
+files_due(const struct ns_engine *e, const struct ns_config_writer *w,
+    int sketch, unsigned i)
+{
+	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
+	double now = ns_mono_now();
+
+	if (w->snapshot_interval >= agg->period ||
+	    now - files_last[sketch][i] < (double)w->snapshot_interval / 1e9)
+		return 0;
+	files_last[sketch][i] = now;
+	return 1;
+}
+
 static int
 files_live(void *arg, const struct ns_engine *e, uint64_t g,
     uint64_t period_start)
 {
-	static double last[2][NS_CONFIG_MAX_WRITERS];
-	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
-	double now = ns_mono_now();
-	unsigned i;
-	int rc;
-
 	(void)arg;
-	for (i = 0; e->ntasks != 0 && i < agg->exact.nwriters; i++) {
-		const struct ns_config_writer *w = &agg->exact.writers[i];
-
-		if (!w->enabled || !ns_analyze_writer_supported(w) ||
-		    w->snapshot_interval >= agg->period ||
-		    now - last[0][i] < (double)w->snapshot_interval / 1e9)
-			continue;
-		last[0][i] = now;
-		if ((rc = ns_file_write_exact(w, e, g, period_start, 0)) != 0)
-			return rc;
-	}
-	for (i = 0; e->nsketches != 0 && i < agg->sketch.nwriters; i++) {
-		const struct ns_config_writer *w = &agg->sketch.writers[i];
-
-		if (!w->enabled || !ns_analyze_writer_supported(w) ||
-		    w->snapshot_interval >= agg->period ||
-		    now - last[1][i] < (double)w->snapshot_interval / 1e9)
-			continue;
-		last[1][i] = now;
-		if ((rc = ns_file_write_sketch(w, e, g, period_start, 0)) != 0)
-			return rc;
-	}
-	return 0;
+	return ns_file_write_all(e, g, period_start, 0, files_due);
 }
 
 static int
@@ -340,42 +312,32 @@ export_old_state(const char *name)
 {
 	static struct ns_engine old;
 	struct ns_config ocfg;
-	struct ns_seg seg;
 	struct ns_jctx jc;
-	const char *text;
-	char err[512];
 	uint64_t root, start;
 	unsigned w;
+	int rc;
 
-	if (ns_seg_attach(&seg, name, 0) != 0)
-		return;
-	if ((text = ns_engine_config_text(&seg)) == NULL ||
-	    ns_config_load_string(text, name, &ocfg, err, sizeof(err)) != 0) {
-		log_warnx("%s: the old configuration cannot be read back; its "
-		    "state is dropped", name);
-		ns_seg_detach(&seg);
+	if ((rc = ns_engine_open_segment(&old, &ocfg, name, 0)) != 0) {
+		if (rc == -EBADMSG)
+			log_warnx("%s: the old configuration cannot be read "
+			    "back; its state is dropped", name);
 		return;
 	}
-	if (ns_engine_init(&old, &ocfg, ocfg.ninputs, err, sizeof(err)) == 0) {
-		old.seg = seg;
-		/* A killed worker's open batch first. */
-		for (w = 0; w < old.nworkers; w++)
-			if (ns_journal_attach(&jc, &old.seg, w) == 0)
-				(void)ns_journal_recover(&jc);
-		root = ns_gen_root(&old.seg);
-		start = ns_gen_info(&old.seg, root)->period_start_ns;
-		if (start != NS_ENGINE_END && start != 0 &&
-		    files_period(NULL, &old, root, start, 0) == 0)
-			log_info("layout changed: wrote the old configuration's "
-			    "current period (generation %" PRIu64 ") to its "
-			    "writers", root);
-		else
-			log_info("layout changed: the old state had nothing "
-			    "unwritten");
-	}
-	free(old.config_text);
+	/* A killed worker's open batch first. */
+	for (w = 0; w < old.nworkers; w++)
+		if (ns_journal_attach(&jc, &old.seg, w) == 0)
+			(void)ns_journal_recover(&jc);
+	root = ns_gen_root(&old.seg);
+	start = ns_gen_info(&old.seg, root)->period_start_ns;
+	if (start != NS_ENGINE_END && start != 0 &&
+	    files_period(NULL, &old, root, start, 0) == 0)
+		log_info("layout changed: wrote the old configuration's "
+		    "current period (generation %" PRIu64 ") to its writers",
+		    root);
+	else
+		log_info("layout changed: the old state had nothing unwritten");
+	ns_engine_close(&old);
 	ns_config_free(&ocfg);
-	ns_seg_detach(&seg);
 }
 
 /*

@@ -364,6 +364,45 @@ ns_engine_reattach(struct ns_engine *e, const char *name)
 	return 0;
 }
 
+int
+ns_engine_open_segment(struct ns_engine *e, struct ns_config *cfg,
+    const char *name, int rdonly)
+{
+	struct ns_seg seg;
+	const char *text;
+	char err[512];
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	rc = rdonly ? ns_seg_attach_ro(&seg, name, 0) : ns_seg_attach(&seg,
+	    name, 0);
+	if (rc != 0)
+		return rc;
+	if ((text = ns_engine_config_text(&seg)) == NULL ||
+	    ns_config_load_string(text, name, cfg, err, sizeof(err)) != 0 ||
+	    ns_engine_init(e, cfg, cfg->ninputs, err, sizeof(err)) != 0) {
+		ns_seg_detach(&seg);
+		ns_config_free(cfg);
+		return -EBADMSG;
+	}
+	/* After the init, which starts from a blank engine. */
+	e->seg = seg;
+	return 0;
+}
+
+int
+ns_engine_inputs_done(const struct ns_engine *e)
+{
+	unsigned i;
+
+	for (i = 0; i < e->ninputs; i++)
+		/* Acquire, pairs with the capture's release of done. */
+		if (!(ns_load_acquire(&ns_engine_input(e, i)->done) &
+		    NS_INPUT_DONE))
+			return 0;
+	return 1;
+}
+
 void
 ns_engine_close(struct ns_engine *e)
 {

@@ -142,6 +142,17 @@ int	 ns_engine_create_named(struct ns_engine *, const char *name);
 int	 ns_engine_reattach(struct ns_engine *, const char *name);
 /* The layout hash cfg would give (after ns_engine_init). */
 uint64_t ns_engine_layout_hash(struct ns_engine *);
+/*
+ * Attach the named segment, whatever its layout (read-only if rdonly), and
+ * rebuild its engine from the configuration stored in it, into cfg: for
+ * tools and for a daemon facing an earlier configuration's segment.  0,
+ * the attach's -errno, or -EBADMSG when the configuration cannot be read
+ * back.  ns_engine_close() and ns_config_free(cfg) undo it.
+ */
+int	 ns_engine_open_segment(struct ns_engine *, struct ns_config *cfg,
+	    const char *name, int rdonly);
+/* 1 once every input has published its end. */
+int	 ns_engine_inputs_done(const struct ns_engine *);
 /* The configuration text a segment was made with (NUL-terminated). */
 const char *ns_engine_config_text(const struct ns_seg *);
 void	 ns_engine_close(struct ns_engine *);

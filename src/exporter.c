@@ -152,15 +152,6 @@ exp_rewind(const struct ns_sink *sink, const struct ns_export_ckpt *k)
 	    "complete period ended", k->out_off);
 }
 
-static uint64_t
-exp_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Make what the sink wrote durable in the stream, then record it. */
 static void
 exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
@@ -181,7 +172,7 @@ exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
 	 * named; the successor reads it after our death (waitpid, fork). */
 	ns_compiler_barrier();
 	ns_store_relaxed(&st->ckpt_idx, idx);
-	ns_store_relaxed(&st->last_ok_ns, exp_now_ns());
+	ns_store_relaxed(&st->last_ok_ns, ns_real_now_ns());
 }
 
 /*
@@ -194,13 +185,9 @@ static int
 exp_run_ended(const struct ns_engine *e, uint64_t g)
 {
 	struct timespec ts = { 0, 200000 };
-	unsigned i, done;
 
 	for (;;) {
-		for (done = 0, i = 0; i < e->ninputs; i++)
-			done += (ns_load_acquire(&ns_engine_input(e, i)->done) &
-			    NS_INPUT_DONE) != 0;
-		if (done == e->ninputs)
+		if (ns_engine_inputs_done(e))
 			return 1;
 		if (ns_gen_root(&e->seg) > g)
 			return 0;

@@ -127,33 +127,21 @@ ns_status_run(const char *name, FILE *out)
 {
 	static struct ns_engine e;
 	struct ns_config cfg;
-	struct ns_seg seg;
-	const char *text;
-	char err[512];
 	int rc;
 
-	if ((rc = ns_seg_attach_ro(&seg, name, 0)) != 0) {
+	if ((rc = ns_engine_open_segment(&e, &cfg, name, 1)) != 0) {
 		log_warnx("%s: %s", name, rc == -ENOENT ?
 		    "no such segment: is netspectrad running (daemon.shm_name)?" :
-		    strerror(-rc));
+		    rc == -EBADMSG ? "cannot read the configuration it was "
+		    "made with" : strerror(-rc));
 		return rc;
 	}
-	if ((text = ns_engine_config_text(&seg)) == NULL ||
-	    ns_config_load_string(text, name, &cfg, err, sizeof(err)) != 0 ||
-	    ns_engine_init(&e, &cfg, cfg.ninputs, err, sizeof(err)) != 0) {
-		log_warnx("%s: cannot read the configuration it was made with",
-		    name);
-		ns_seg_detach(&seg);
-		return -EBADMSG;
-	}
-	e.seg = seg;
 	fprintf(out, "segment %s: %" PRIu64 " bytes, %u input(s), %u "
-	    "worker(s)\n", name, seg.size, e.ninputs, e.nworkers);
+	    "worker(s)\n", name, e.seg.size, e.ninputs, e.nworkers);
 	status_processes(&e, out);
 	status_inputs(&e, out);
 	status_tasks(&e, out);
-	free(e.config_text);
+	ns_engine_close(&e);
 	ns_config_free(&cfg);
-	ns_seg_detach(&seg);
 	return ferror(out) ? -EIO : 0;
 }

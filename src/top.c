@@ -129,39 +129,26 @@ ns_top_run(const char *name, const struct ns_top_opts *o, FILE *out)
 	static struct ns_engine e;
 	struct ns_slot_lease lease;
 	struct ns_config cfg;
-	char err[512], lockpath[128];
-	const char *text;
+	char lockpath[128];
 	int t, rc;
 
-	if ((rc = ns_seg_attach_ro(&e.seg, name, 0)) != 0) {
-		log_warnx("%s: %s", name, strerror(-rc));
+	if ((rc = ns_engine_open_segment(&e, &cfg, name, 1)) != 0) {
+		log_warnx("%s: %s", name, rc == -EBADMSG ? "cannot read the "
+		    "configuration it was made with" : strerror(-rc));
 		return rc;
-	}
-	if ((text = ns_engine_config_text(&e.seg)) == NULL ||
-	    ns_config_load_string(text, name, &cfg, err, sizeof(err)) != 0) {
-		log_warnx("%s: cannot read the configuration it was made with",
-		    name);
-		return -EBADMSG;
-	}
-	{
-		struct ns_seg seg = e.seg;
-
-		if (ns_engine_init(&e, &cfg, cfg.ninputs, err,
-		    sizeof(err)) != 0)
-			return -EBADMSG;
-		e.seg = seg;
-	}
-	if ((t = top_task(&e, o->task)) < 0) {
-		log_warnx("no exact task %s", o->task ? o->task : "at all");
-		return -ENOENT;
 	}
 	snprintf(lockpath, sizeof(lockpath), "/dev/shm%s.lock", name);
-	if ((rc = ns_slot_lease_external(&e.seg, lockpath, &lease)) != 0) {
+	if ((t = top_task(&e, o->task)) < 0) {
+		log_warnx("no exact task %s", o->task ? o->task : "at all");
+		rc = -ENOENT;
+	} else if ((rc = ns_slot_lease_external(&e.seg, lockpath,
+	    &lease)) != 0) {
 		log_warnx("%s: no reader slot: %s", lockpath, strerror(-rc));
-		return rc;
+	} else {
+		rc = top_loop(&e, lease.slot, (unsigned)t, o, out);
+		ns_slot_lease_release(&lease);
 	}
-	rc = top_loop(&e, lease.slot, (unsigned)t, o, out);
-	ns_slot_lease_release(&lease);
-	ns_seg_detach(&e.seg);
+	ns_engine_close(&e);
+	ns_config_free(&cfg);
 	return rc;
 }
