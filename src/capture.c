@@ -647,7 +647,14 @@ live_clock(struct live *l)
 		if (ns_gen_root(&l->c.e->seg) == 0)
 			ns_store_relaxed(&ns_gen_info(&l->c.e->seg, 0)->
 			    period_start_ns, p);
-	} else if (p > l->c.period) {
+	} else if (p > l->c.period &&
+	    !ns_load_relaxed(&ns_engine_input(l->c.e, l->c.input)->stop)) {
+		/*
+		 * Not once a stop is asked for: another input may already have
+		 * ended the run, making the root the end generation, and a
+		 * period opened now would land in it and never be written.
+		 * What is still read belongs to the current period.
+		 */
 		live_boundary(l, p);
 	}
 }
