@@ -29,6 +29,8 @@
 
 #include <stdint.h>
 
+#include "atomic.h"
+
 struct ns_jctx;
 
 #define NS_SKETCH_KEY_MAX	72	/* == NS_TABLE_KEY_MAX */
@@ -103,7 +105,14 @@ unsigned	 ns_hh_cells_per_update(const struct ns_sketch_params *);
 /* No writer, no reader (after a grace period): back to the empty state. */
 void		 ns_hh_clear(void *mem);
 
-void		 ns_hh_prefetch(const void *mem, uint64_t key_hash);
+/* Start loading the key's candidate line. */
+static inline void ns_hh_prefetch(const void *mem, uint64_t key_hash);
+/*
+ * A journaled writer calls ns_hh_begin() once per batch, before its first
+ * update: the region's update count is logged there and then stored
+ * plainly by every update of the batch (one undo entry, not one each).
+ */
+void		 ns_hh_begin(void *mem, struct ns_jctx *jc);
 void		 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 		    uint64_t key_hash, uint64_t bytes);
 
@@ -128,7 +137,19 @@ int		 ns_spread_shm_init(void *mem, const struct ns_sketch_params *);
 unsigned	 ns_spread_cells_per_update(const struct ns_sketch_params *);
 void		 ns_spread_clear(void *mem);
 
-void		 ns_spread_prefetch(const void *mem, uint64_t key_hash);
+/*
+ * The pair hash of (key, element): which register a pair sets and to
+ * what.  Equal pairs have equal pair hashes in every region of a task, so
+ * a writer may use it to recognise a pair it applied lately.
+ */
+uint64_t	 ns_spread_pair(const void *mem, uint64_t key_hash,
+		    uint64_t elem_hash);
+/* Start loading the lines the pair's update will touch. */
+void		 ns_spread_prefetch(const void *mem, uint64_t key_hash,
+		    uint64_t pair);
+void		 ns_spread_add(void *mem, struct ns_jctx *jc, const uint8_t *key,
+		    uint64_t key_hash, uint64_t pair);
+/* ns_spread_add() of ns_spread_pair(). */
 void		 ns_spread_update(void *mem, struct ns_jctx *jc,
 		    const uint8_t *key, uint64_t key_hash, uint64_t elem_hash);
 
@@ -169,29 +190,49 @@ struct ns_sketch_hdr {
 	uint64_t	spare;
 } __attribute__((aligned(64)));
 
-/* Key equality without a call (8-byte words, the last overlapping). */
+/* The difference of the 8-byte words of a and b at offset o. */
+static inline uint64_t
+ns_sketch_word_diff(const unsigned char *a, const unsigned char *b,
+    uint32_t o)
+{
+	uint64_t u, v;
+
+	__builtin_memcpy(&u, a + o, 8);
+	__builtin_memcpy(&v, b + o, 8);
+	return u ^ v;
+}
+
+/*
+ * Key equality without a call or a loop: 8-byte words, the last one
+ * overlapping the one before it, unrolled for every key size; the
+ * differences are or-ed together and tested once, since the keys compared
+ * are nearly always equal (their hashes matched).
+ */
 static inline int
 ns_sketch_key_equal(const void *a, const void *b, uint32_t n)
 {
 	const unsigned char *x = a, *y = b;
-	uint64_t u, v;
+	uint64_t d = 0;
 	uint32_t i;
 
 	if (n < 8) {
 		for (i = 0; i < n; i++)
-			if (x[i] != y[i])
-				return 0;
-		return 1;
+			d |= (uint64_t)(x[i] ^ y[i]);
+		return d == 0;
 	}
-	for (i = 0; i + 8 < n; i += 8) {
-		__builtin_memcpy(&u, x + i, 8);
-		__builtin_memcpy(&v, y + i, 8);
-		if (u != v)
-			return 0;
+	/* The whole words before the last, overlapping, one. */
+	switch ((n - 1) / 8) {
+	case 8: d |= ns_sketch_word_diff(x, y, 56);	/* FALLTHROUGH */
+	case 7: d |= ns_sketch_word_diff(x, y, 48);	/* FALLTHROUGH */
+	case 6: d |= ns_sketch_word_diff(x, y, 40);	/* FALLTHROUGH */
+	case 5: d |= ns_sketch_word_diff(x, y, 32);	/* FALLTHROUGH */
+	case 4: d |= ns_sketch_word_diff(x, y, 24);	/* FALLTHROUGH */
+	case 3: d |= ns_sketch_word_diff(x, y, 16);	/* FALLTHROUGH */
+	case 2: d |= ns_sketch_word_diff(x, y, 8);	/* FALLTHROUGH */
+	case 1: d |= ns_sketch_word_diff(x, y, 0);	/* FALLTHROUGH */
+	default: break;
 	}
-	__builtin_memcpy(&u, x + n - 8, 8);
-	__builtin_memcpy(&v, y + n - 8, 8);
-	return u == v;
+	return (d | ns_sketch_word_diff(x, y, n - 8)) == 0;
 }
 
 #define NS_SKETCH_MAGIC_HH	0x4e53534b48483031ULL	/* "NSSKHH01" */
@@ -242,6 +283,46 @@ static inline uint64_t
 ns_sketch_range(uint64_t x, uint64_t n)
 {
 	return (uint64_t)(((unsigned __int128)x * n) >> 64);
+}
+
+/*
+ * Index in [0, n) of key hash x for the row (or table) of seed s.  x is
+ * already a strong hash of the key, so a multiply by the odd seed is
+ * enough to make the rows' indices of a key unrelated; no remix needed.
+ */
+static inline uint64_t
+ns_sketch_index(uint64_t x, uint64_t s, uint64_t n)
+{
+	return ns_sketch_range(x * (s | 1), n);
+}
+
+/*
+ * The candidate bucket of canonical hash hc (key_hash | 1), inline: a
+ * worker finds it for every packet twice, to prefetch and to update.
+ */
+static inline uint64_t
+ns_hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
+{
+	return ns_sketch_index(hc, h->bucket_seed, h->nbuckets);
+}
+
+/*
+ * The Count-Min cells too, though only keys that are not candidates read
+ * them: a quarter of the packets or more, and each would miss.
+ */
+static inline void
+ns_hh_prefetch(const void *mem, uint64_t key_hash)
+{
+	const struct ns_sketch_hdr *h = mem;
+	uint64_t hc = key_hash | 1;
+	unsigned r;
+
+	__builtin_prefetch((const char *)h + h->off_lines +
+	    ns_hh_bucket(h, hc) * NS_CACHELINE, 1, 3);
+	for (r = 0; r < h->depth; r++)
+		__builtin_prefetch((const char *)h + h->off_rows + 16 *
+		    ((uint64_t)r * h->width + ns_sketch_index(hc,
+		    h->row_seed[r], h->width)), 1, 3);
 }
 
 #endif /* NS_SKETCH_H */

@@ -141,10 +141,8 @@ hh_admit_floor(const struct ns_sketch_hdr *h)
 static inline struct hh_line *
 hh_line(const struct ns_sketch_hdr *h, uint64_t hc)
 {
-	uint64_t b = ns_sketch_range(ns_sketch_mix(hc ^ h->bucket_seed),
-	    h->nbuckets);
-
-	return (struct hh_line *)((char *)h + h->off_lines) + b;
+	return (struct hh_line *)((char *)h + h->off_lines) +
+	    ns_hh_bucket(h, hc);
 }
 
 static inline struct hh_body *
@@ -159,23 +157,27 @@ hh_body(const struct ns_sketch_hdr *h, const struct hh_line *l, unsigned way)
 static inline struct hh_cell *
 hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
 {
-	uint64_t i = ns_sketch_range(ns_sketch_mix(hc ^ h->row_seed[row]),
-	    h->width);
+	uint64_t i = ns_sketch_index(hc, h->row_seed[row], h->width);
 
 	return (struct hh_cell *)((char *)h + h->off_rows) +
 	    (uint64_t)row * h->width + i;
 }
 
-void
-ns_hh_prefetch(const void *mem, uint64_t key_hash)
-{
-	__builtin_prefetch(hh_line(mem, key_hash | 1), 1, 3);
-}
+
 
 /* ---- writer */
 
+void
+ns_hh_begin(void *mem, struct ns_jctx *jc)
+{
+	struct ns_sketch_hdr *h = mem;
+
+	if (jc != NULL)
+		ns_journal_log(jc, &h->packets);
+}
+
 /* The CM-CU estimate of key hc: the minimum over the rows. */
-static void
+static inline void
 hh_cm_estimate(const struct ns_sketch_hdr *h, uint64_t hc,
     struct hh_cell **cells, uint64_t *ep, uint64_t *eb)
 {
@@ -198,7 +200,7 @@ hh_cm_estimate(const struct ns_sketch_hdr *h, uint64_t hc,
  * min + add.  Rows already above it are left alone, which is what keeps
  * the noise of CM-CU far below plain Count-Min's.
  */
-static void
+static inline void
 hh_cm_add(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
     struct hh_cell **cells, uint64_t ep, uint64_t eb, uint64_t ap,
     uint64_t ab)
@@ -275,18 +277,39 @@ hh_victim(const struct hh_line *l)
 	return v;
 }
 
+/*
+ * A key that is not a candidate: into its bucket, or into the Count-Min.
+ * Apart from the hit path, whose frame it would otherwise weigh down.
+ */
+static __attribute__((noinline)) void
+hh_miss(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_line *l,
+    const uint8_t *key, uint64_t hc, uint64_t bytes)
+{
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	uint64_t ep, eb;
+	unsigned i;
+
+	hh_cm_estimate(h, hc, cells, &ep, &eb);
+	i = hh_victim(l);
+	if ((l->state[i] == 0 || ep + 1 > l->pkts[i]) &&
+	    ep + 1 >= hh_admit_floor(h))
+		hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
+	else
+		hh_cm_add(h, jc, cells, ep, eb, 1, bytes);
+}
+
 void
 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
     uint64_t key_hash, uint64_t bytes)
 {
-	const struct ns_sketch_hdr *h = mem;
-	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
-	uint64_t hc = key_hash | 1, ep, eb;
+	struct ns_sketch_hdr *h = mem;
+	uint64_t hc = key_hash | 1;
 	struct hh_line *l = hh_line(h, hc);
 	struct hh_body *b;
 	unsigned i;
 
-	ns_journal_set(jc, (uint64_t *)&h->packets, h->packets + 1);
+	/* Logged once per batch by ns_hh_begin(). */
+	ns_store_relaxed(&h->packets, h->packets + 1);
 	/* The writer reads its own cells: plain loads suffice. */
 	for (i = 0; i < NS_HH_WAYS; i++) {
 		if (l->state[i] != hc)
@@ -298,13 +321,7 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 		ns_journal_set(jc, &b->bytes, b->bytes + bytes);
 		return;
 	}
-	hh_cm_estimate(h, hc, cells, &ep, &eb);
-	i = hh_victim(l);
-	if ((l->state[i] == 0 || ep + 1 > l->pkts[i]) &&
-	    ep + 1 >= hh_admit_floor(h))
-		hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
-	else
-		hh_cm_add(h, jc, cells, ep, eb, 1, bytes);
+	hh_miss(h, jc, l, key, hc, bytes);
 }
 
 /* ---- readers */

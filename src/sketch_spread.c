@@ -39,11 +39,16 @@
 #define SP_TAG_MASK	((1ULL << SP_LEVEL_SHIFT) - 1)
 #define SP_RHO_MAX	31		/* 5-bit registers */
 
+/*
+ * Buckets start on a cache line: the owner, the key and the first
+ * registers share one line, and an update touches at most one more.
+ */
 static uint64_t
 sp_stride(const struct ns_sketch_params *p)
 {
-	return 8 * (1 + NS_SKETCH_KEY_WORDS(p->key_size) +
-	    (p->m + NS_SPREAD_REGS_PER_CELL - 1) / NS_SPREAD_REGS_PER_CELL);
+	return NS_ALIGN_UP(8 * (1 + NS_SKETCH_KEY_WORDS(p->key_size) +
+	    (p->m + NS_SPREAD_REGS_PER_CELL - 1) / NS_SPREAD_REGS_PER_CELL),
+	    NS_CACHELINE);
 }
 
 uint64_t
@@ -97,14 +102,49 @@ sp_bucket(const struct ns_sketch_hdr *h, unsigned r, uint64_t tag)
 	    ((uint64_t)r * h->width + i) * h->stride);
 }
 
-void
-ns_spread_prefetch(const void *mem, uint64_t key_hash)
+uint64_t
+ns_spread_pair(const void *mem, uint64_t key_hash, uint64_t elem_hash)
 {
 	const struct ns_sketch_hdr *h = mem;
-	unsigned r;
 
-	for (r = 0; r < h->depth; r++)
-		__builtin_prefetch(sp_bucket(h, r, key_hash >> 5), 1, 3);
+	return ns_sketch_mix(key_hash ^ ns_sketch_mix(elem_hash ^
+	    h->bucket_seed));
+}
+
+/*
+ * The register a pair sets (index j, rank rho), the same in every row:
+ * the pair hash's low half picks the register, its high half is the rank.
+ */
+static inline void
+sp_reg(const struct ns_sketch_hdr *h, uint64_t pair, unsigned *j,
+    uint64_t *rho)
+{
+	*j = (unsigned)(((pair & 0xffffffffULL) * h->m) >> 32);
+	*rho = (uint64_t)__builtin_clzll(pair | 1) + 1;
+	if (*rho > SP_RHO_MAX)
+		*rho = SP_RHO_MAX;
+}
+
+static inline uint64_t *
+sp_reg_cell(const struct ns_sketch_hdr *h, uint64_t *bk, unsigned j)
+{
+	return bk + 1 + h->key_words + j / NS_SPREAD_REGS_PER_CELL;
+}
+
+/* Per row the owner's line and the register's (the same or the next). */
+void
+ns_spread_prefetch(const void *mem, uint64_t key_hash, uint64_t pair)
+{
+	const struct ns_sketch_hdr *h = mem;
+	uint64_t rho, *bk;
+	unsigned r, j;
+
+	sp_reg(h, pair, &j, &rho);
+	for (r = 0; r < h->depth; r++) {
+		bk = sp_bucket(h, r, key_hash >> 5);
+		__builtin_prefetch(bk, 1, 3);
+		__builtin_prefetch(sp_reg_cell(h, bk, j), 1, 3);
+	}
 }
 
 /* ---- writer */
@@ -120,15 +160,14 @@ sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
 	/*
 	 * The incumbent keeps the bucket on a tie: owner levels only grow,
 	 * so applying a pair again never changes the owner -- which makes
-	 * the update idempotent, and lets a worker skip repeated pairs.
+	 * the update idempotent, and lets a worker skip repeated pairs.  Up
+	 * to its level nothing changes, whoever the key: no compare.
 	 */
-	if (o != 0 && rho <= lvl && ((o & SP_TAG_MASK) != tag ||
-	    !ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)))
+	if (o != 0 && rho <= lvl)
 		return;
 	if (o != 0 && (o & SP_TAG_MASK) == tag &&
 	    ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)) {
-		if (rho > lvl)
-			ns_journal_set(jc, bk, rho << SP_LEVEL_SHIFT | tag);
+		ns_journal_set(jc, bk, rho << SP_LEVEL_SHIFT | tag);
 		return;
 	}
 	if (o != 0) {
@@ -157,23 +196,25 @@ void
 ns_spread_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
     uint64_t key_hash, uint64_t elem_hash)
 {
+	ns_spread_add(mem, jc, key, key_hash,
+	    ns_spread_pair(mem, key_hash, elem_hash));
+}
+
+void
+ns_spread_add(void *mem, struct ns_jctx *jc, const uint8_t *key,
+    uint64_t key_hash, uint64_t pair)
+{
 	const struct ns_sketch_hdr *h = mem;
-	uint64_t pair[2] = { key_hash, elem_hash };
 	uint64_t kw[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)] = { 0 };
-	uint64_t tag = key_hash >> 5, ph, rho, *bk, *cell, cur;
+	uint64_t tag = key_hash >> 5, rho, *bk, *cell, cur;
 	unsigned r, j, shift;
 
-	/* One hash per pair: low half picks the register, high half rho. */
-	ph = ns_sketch_mix(pair[0] ^ ns_sketch_mix(pair[1] ^ h->bucket_seed));
-	j = (unsigned)(((ph & 0xffffffffULL) * h->m) >> 32);
-	rho = (uint64_t)__builtin_clzll(ph | 1) + 1;
-	if (rho > SP_RHO_MAX)
-		rho = SP_RHO_MAX;
+	sp_reg(h, pair, &j, &rho);
 	shift = (j % NS_SPREAD_REGS_PER_CELL) * 5;
 	memcpy(kw, key, h->key_size);
 	for (r = 0; r < h->depth; r++) {
 		bk = sp_bucket(h, r, tag);
-		cell = bk + 1 + h->key_words + j / NS_SPREAD_REGS_PER_CELL;
+		cell = sp_reg_cell(h, bk, j);
 		cur = (*cell >> shift) & SP_RHO_MAX;
 		if (rho > cur)
 			ns_journal_set(jc, cell, (*cell & ~((uint64_t)SP_RHO_MAX <<

@@ -158,6 +158,35 @@ ns_task_key_hash(const struct ns_task *t, const uint8_t *key)
 	return XXH3_64bits(key, t->key_size);
 }
 
+static int
+has_keyfield(const struct ns_task *t, const struct ns_config_keyfield *kf)
+{
+	unsigned i;
+
+	for (i = 0; i < t->fields.n; i++)
+		if (t->fields.f[i].field == kf->field &&
+		    t->fields.f[i].v4len == kf->v4len &&
+		    t->fields.f[i].v6len == kf->v6len)
+			return 1;
+	return 0;
+}
+
+int
+ns_task_key_implies(const struct ns_task *t, const struct ns_task *sub)
+{
+	const struct ns_config_keyfield ver = {
+		.field = NS_CONFIG_FIELD_IPVERSION
+	};
+	unsigned i;
+
+	if (sub->hidden_ipver && !t->hidden_ipver && !has_keyfield(t, &ver))
+		return 0;
+	for (i = 0; i < sub->fields.n; i++)
+		if (!has_keyfield(t, &sub->fields.f[i]))
+			return 0;
+	return 1;
+}
+
 /* ---- output ---------------------------------------------------------- */
 
 /* The IP version of a key's addresses: explicit, hidden, or by form. */

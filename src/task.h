@@ -44,6 +44,11 @@ uint64_t ns_task_key(const struct ns_task *, const struct ns_record *rec,
 void	 ns_task_key_build(const struct ns_task *, const struct ns_record *rec,
 	    uint8_t *key);
 uint64_t ns_task_key_hash(const struct ns_task *, const uint8_t *key);
+/*
+ * 1 if packets with equal keys of t always have equal keys of sub: every
+ * field of sub is one of t's (the IP version too, hidden or not).
+ */
+int	 ns_task_key_implies(const struct ns_task *t, const struct ns_task *sub);
 /* "\"SrcIP\":\"10.0.0.1\",\"SrcPort\":80" -- JSON members, no braces. */
 void	 ns_task_key_json(const struct ns_task *, const uint8_t *key, FILE *);
 /* Comma-separated values, and the matching header names. */

@@ -40,6 +40,31 @@
 
 #define WK_PREFETCH	8	/* records between prefetch and use */
 
+/*
+ * How a worker applies a sketch task (wk_plan()):
+ *   WK_HH          heavy hitters, key and hash made up front with the
+ *                  exact tasks' (or taken from the exact task of the same
+ *                  key), the candidate line prefetched;
+ *   WK_SPREAD      a spread task, keys, hashes and pair hash made up
+ *                  front, its buckets prefetched;
+ *   WK_SPREAD_VIA  a spread task whose pair an exact task's key implies:
+ *                  applied after the batch's records, for the flows new
+ *                  to that exact task only (see wk_deferred()).
+ */
+enum wk_mode { WK_HH, WK_SPREAD, WK_SPREAD_VIA };
+
+struct wk_sketch {
+	enum wk_mode	 mode;
+	unsigned	 task;		/* index in e->sketches */
+	unsigned	 key_slot;	/* key and hash slot of the flow key */
+	unsigned	 elem_slot;	/* spread: element key; pair hash */
+	int		 own_key;	/* the flow key is made for it */
+	int		 via;		/* WK_SPREAD_VIA: the exact task */
+	uint64_t	*seen;		/* spread: the pairs applied lately */
+	uint16_t	*todo;		/* WK_SPREAD_VIA: records to apply */
+	unsigned	 ntodo;
+};
+
 struct worker {
 	struct ns_engine	*e;
 	unsigned		 w;
@@ -55,15 +80,15 @@ struct worker {
 	uint64_t		 ncells;
 	/* Keys and hashes of a batch, made before applying it so that the
 	 * table entries can be prefetched: per record nkeys keys and
-	 * hashes: exact tasks, sketch flow keys, sketch element keys. */
+	 * hashes: exact tasks, sketch flow keys, sketch element keys (whose
+	 * hash slot holds the spread pair hash). */
 	uint8_t			*keys;
 	uint64_t		*hashes;
-	unsigned		 nslots;	/* exact tasks + sketch tasks */
-	unsigned		 nkeys;		/* nslots + element keys */
-	int			 same_key[NS_CONFIG_MAX_TASKS]; /* exact task
-					 * with the sketch's flow key, or -1 */
-	/* Per spread task, the (key, element) pairs applied lately. */
-	uint64_t		*seen[NS_CONFIG_MAX_TASKS];
+	unsigned		 nkeys;
+	struct wk_sketch	 sk[NS_CONFIG_MAX_TASKS];
+	int			 upfront;	/* a sketch makes keys up front */
+	int			 added[NS_CONFIG_MAX_TASKS]; /* ns_table_add()
+					 * of the record being applied */
 };
 
 /*
@@ -72,7 +97,15 @@ struct worker {
  * was.  So a pair applied lately in this generation can be skipped: the
  * region ends up exactly as if it were not, crashes included -- a new
  * process starts with an empty cache, and a rolled-back batch dies with
- * the process whose cache saw it.  Most packets repeat a pair.
+ * the process whose cache saw it.  Most packets repeat a pair.  A slot
+ * holds the pair hash | 1 (0 is empty).
+ *
+ * For the same reason a packet of a flow already in an exact task whose
+ * key implies the pair (SrcIP -> DstIP under a 5-tuple task) is skipped
+ * without even making its keys: the flow's first packet in this
+ * generation applied the pair.  The entry and the update are in the same
+ * batch, so a rollback takes both back and the replay applies the pair
+ * again.
  */
 #define WK_SEEN_SLOTS	4096	/* per spread task, a power of two */
 
@@ -96,8 +129,9 @@ wk_set_gen(struct worker *wk, uint64_t g)
 	for (t = 0; t < wk->e->nsketches; t++) {
 		wk->sketch[t] = ns_engine_sketch(wk->e, g, t, wk->w);
 		/* A new generation's regions are empty: forget every pair. */
-		if (wk->seen[t] != NULL)
-			memset(wk->seen[t], 0, WK_SEEN_SLOTS * sizeof(uint64_t));
+		if (wk->sk[t].seen != NULL)
+			memset(wk->sk[t].seen, 0,
+			    WK_SEEN_SLOTS * sizeof(uint64_t));
 	}
 }
 
@@ -133,73 +167,102 @@ wk_acc_flush(struct worker *wk)
 	wk_acc_reset(wk);
 }
 
-/* ---- applying records ------------------------------------------------- */
+/* ---- keys ------------------------------------------------------------- */
 
-/*
- * Keys and hashes of records [0, n): per record, one key per exact task,
- * per sketch task its flow key, then its element key.  A sketch whose flow
- * fields are an exact task's key reuses that key.
- */
-static void
-wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
-{
-	const struct ns_engine *e = wk->e;
-	unsigned i, t, k, nt = e->ntasks, ns = wk->nslots;
-
-	for (i = 0; i < n; i++) {
-		uint8_t *keys = wk->keys + (size_t)i * wk->nkeys * NS_TABLE_KEY_MAX;
-
-		if (recs[i].kind != NS_REC_PACKET)
-			continue;
-		for (t = 0; t < nt; t++)
-			ns_task_key_build(&e->tasks[t], &recs[i],
-			    keys + t * NS_TABLE_KEY_MAX);
-		for (k = 0; k < e->nsketches; k++) {
-			const struct ns_sketch_task *st = &e->sketches[k];
-
-			if (wk->same_key[k] < 0)
-				ns_task_key_build(&st->flow, &recs[i],
-				    keys + (nt + k) * NS_TABLE_KEY_MAX);
-			if (st->spread)
-				ns_task_key_build(&st->elem, &recs[i],
-				    keys + (ns + k) * NS_TABLE_KEY_MAX);
-		}
-	}
-	/* A second pass: the key bytes have left the store buffer. */
-	for (i = 0; i < n; i++) {
-		const uint8_t *keys = wk->keys + (size_t)i * wk->nkeys *
-		    NS_TABLE_KEY_MAX;
-		uint64_t *hashes = wk->hashes + (size_t)i * wk->nkeys;
-
-		if (recs[i].kind != NS_REC_PACKET)
-			continue;
-		for (t = 0; t < nt; t++)
-			hashes[t] = ns_task_key_hash(&e->tasks[t],
-			    keys + t * NS_TABLE_KEY_MAX);
-		for (k = 0; k < e->nsketches; k++) {
-			const struct ns_sketch_task *st = &e->sketches[k];
-
-			hashes[nt + k] = wk->same_key[k] >= 0 ?
-			    hashes[wk->same_key[k]] : ns_task_key_hash(&st->flow,
-			    keys + (nt + k) * NS_TABLE_KEY_MAX);
-			if (st->spread)
-				hashes[ns + k] = ns_task_key_hash(&st->elem,
-				    keys + (ns + k) * NS_TABLE_KEY_MAX);
-		}
-	}
-}
-
-/* The key slot of task or sketch slot s of record i. */
-static const uint8_t *
+/* The key of slot s of record i. */
+static uint8_t *
 wk_key(const struct worker *wk, unsigned i, unsigned s)
 {
 	return wk->keys + ((size_t)i * wk->nkeys + s) * NS_TABLE_KEY_MAX;
 }
 
-static uint64_t
+static uint64_t *
 wk_hash(const struct worker *wk, unsigned i, unsigned s)
 {
-	return wk->hashes[(size_t)i * wk->nkeys + s];
+	return &wk->hashes[(size_t)i * wk->nkeys + s];
+}
+
+/* The pair cache slot of a spread task for a pair hash. */
+static uint64_t *
+wk_seen(const struct wk_sketch *sk, uint64_t pair)
+{
+	return &sk->seen[(pair >> 1) & (WK_SEEN_SLOTS - 1)];
+}
+
+/* Build the keys a sketch task needs of record r (its slots of i). */
+static void
+wk_sketch_keys(struct worker *wk, const struct wk_sketch *sk,
+    const struct ns_record *r, unsigned i)
+{
+	const struct ns_sketch_task *st = &wk->e->sketches[sk->task];
+
+	if (sk->own_key)
+		ns_task_key_build(&st->flow, r, wk_key(wk, i, sk->key_slot));
+	if (sk->mode != WK_HH)
+		ns_task_key_build(&st->elem, r, wk_key(wk, i, sk->elem_slot));
+}
+
+/* Hash them, after building: the key bytes have left the store buffer. */
+static void
+wk_sketch_hashes(struct worker *wk, const struct wk_sketch *sk, unsigned i)
+{
+	const struct ns_sketch_task *st = &wk->e->sketches[sk->task];
+	uint64_t *kh = wk_hash(wk, i, sk->key_slot);
+
+	if (sk->own_key)
+		*kh = ns_task_key_hash(&st->flow, wk_key(wk, i, sk->key_slot));
+	if (sk->mode != WK_HH)
+		*wk_hash(wk, i, sk->elem_slot) = ns_spread_pair(
+		    wk->sketch[sk->task], *kh, ns_task_key_hash(&st->elem,
+		    wk_key(wk, i, sk->elem_slot)));
+}
+
+/*
+ * Keys and hashes of records [0, n): per record, one key per exact task,
+ * and those of the sketch tasks that make theirs up front.  Keys first,
+ * hashes in a second pass: hashing a key right after writing it byte by
+ * byte waits for store forwarding that cannot happen.
+ */
+static void
+wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
+{
+	const struct ns_engine *e = wk->e;
+	unsigned i, t, k;
+
+	for (i = 0; i < n; i++) {
+		if (recs[i].kind != NS_REC_PACKET)
+			continue;
+		for (t = 0; t < e->ntasks; t++)
+			ns_task_key_build(&e->tasks[t], &recs[i],
+			    wk_key(wk, i, t));
+		for (k = 0; wk->upfront && k < e->nsketches; k++)
+			if (wk->sk[k].mode != WK_SPREAD_VIA)
+				wk_sketch_keys(wk, &wk->sk[k], &recs[i], i);
+	}
+	for (i = 0; i < n; i++) {
+		if (recs[i].kind != NS_REC_PACKET)
+			continue;
+		for (t = 0; t < e->ntasks; t++)
+			*wk_hash(wk, i, t) = ns_task_key_hash(&e->tasks[t],
+			    wk_key(wk, i, t));
+		for (k = 0; wk->upfront && k < e->nsketches; k++)
+			if (wk->sk[k].mode != WK_SPREAD_VIA)
+				wk_sketch_hashes(wk, &wk->sk[k], i);
+	}
+}
+
+/* ---- applying records ------------------------------------------------- */
+
+/* Start loading the lines a spread update of record i will touch. */
+static void
+wk_spread_prefetch(struct worker *wk, const struct wk_sketch *sk, unsigned i)
+{
+	uint64_t pair = *wk_hash(wk, i, sk->elem_slot);
+
+	/* A pair in the cache will not be applied: nothing to load. */
+	if (*wk_seen(sk, pair) != (pair | 1))
+		ns_spread_prefetch(wk->sketch[sk->task],
+		    *wk_hash(wk, i, sk->key_slot), pair);
 }
 
 /*
@@ -210,17 +273,20 @@ wk_hash(const struct worker *wk, unsigned i, unsigned s)
 static void
 wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 {
-	unsigned t, nt = wk->e->ntasks;
+	const struct wk_sketch *sk;
+	unsigned t;
 
 	if (recs[i].kind != NS_REC_PACKET)
 		return;
-	for (t = 0; t < nt; t++)
-		ns_table_prefetch(wk->shard[t], wk_hash(wk, i, t));
+	for (t = 0; t < wk->e->ntasks; t++)
+		ns_table_prefetch(wk->shard[t], *wk_hash(wk, i, t));
 	for (t = 0; t < wk->e->nsketches; t++) {
-		if (wk->e->sketches[t].spread)
-			ns_spread_prefetch(wk->sketch[t], wk_hash(wk, i, nt + t));
-		else
-			ns_hh_prefetch(wk->sketch[t], wk_hash(wk, i, nt + t));
+		sk = &wk->sk[t];
+		if (sk->mode == WK_HH)
+			ns_hh_prefetch(wk->sketch[t],
+			    *wk_hash(wk, i, sk->key_slot));
+		else if (sk->mode == WK_SPREAD)
+			wk_spread_prefetch(wk, sk, i);
 	}
 }
 
@@ -243,8 +309,9 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	if (r->ts_ns > a->last_ns)
 		a->last_ns = r->ts_ns;
 	for (t = 0; t < nt; t++) {
-		rc = ns_table_add(wk->shard[t], &wk->jc, wk_hash(wk, i, t),
+		rc = ns_table_add(wk->shard[t], &wk->jc, *wk_hash(wk, i, t),
 		    wk_key(wk, i, t), r->ts_ns, r->wire_len, r->tcp_flags);
+		wk->added[t] = rc;
 		if (rc == -ENOSPC) {
 			a->task[t].table_full++;
 			continue;
@@ -255,35 +322,69 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	}
 }
 
+/* The spread update of record i, unless its pair was applied lately. */
 static void
-wk_spread(struct worker *wk, unsigned k, const uint8_t *key, uint64_t kh,
-    uint64_t eh)
+wk_spread(struct worker *wk, const struct wk_sketch *sk, unsigned i)
 {
-	uint64_t pair = ns_sketch_mix(kh ^ ns_sketch_mix(eh)) | 1;
-	uint64_t *slot = &wk->seen[k][pair & (WK_SEEN_SLOTS - 1)];
+	uint64_t pair = *wk_hash(wk, i, sk->elem_slot);
+	uint64_t *slot = wk_seen(sk, pair);
 
-	if (*slot == pair)
+	if (*slot == (pair | 1))
 		return;
-	ns_spread_update(wk->sketch[k], &wk->jc, key, kh, eh);
-	*slot = pair;
+	ns_spread_add(wk->sketch[sk->task], &wk->jc,
+	    wk_key(wk, i, sk->key_slot), *wk_hash(wk, i, sk->key_slot), pair);
+	*slot = pair | 1;
 }
 
-/* Every sketch task's update for record i. */
+/* Every sketch task's update for record i (WK_SPREAD_VIA: noted). */
 static void
 wk_sketches(struct worker *wk, const struct ns_record *r, unsigned i)
 {
-	unsigned k, nt = wk->e->ntasks;
+	struct wk_sketch *sk;
+	unsigned k;
 
 	for (k = 0; k < wk->e->nsketches; k++) {
-		unsigned s = wk->same_key[k] >= 0 ? (unsigned)wk->same_key[k] :
-		    nt + k;
+		sk = &wk->sk[k];
+		if (sk->mode == WK_HH)
+			ns_hh_update(wk->sketch[k], &wk->jc,
+			    wk_key(wk, i, sk->key_slot),
+			    *wk_hash(wk, i, sk->key_slot), r->wire_len);
+		else if (sk->mode == WK_SPREAD)
+			wk_spread(wk, sk, i);
+		else if (wk->added[sk->via] != 0)	/* new, or no room */
+			sk->todo[sk->ntodo++] = (uint16_t)i;
+	}
+}
 
-		if (wk->e->sketches[k].spread)
-			wk_spread(wk, k, wk_key(wk, i, s),
-			    wk_hash(wk, i, nt + k), wk_hash(wk, i, wk->nslots + k));
-		else
-			ns_hh_update(wk->sketch[k], &wk->jc, wk_key(wk, i, s),
-			    wk_hash(wk, i, nt + k), r->wire_len);
+/*
+ * The WK_SPREAD_VIA updates of the batch, in record order, after its
+ * records: only they touch the task's region, so applying them later in
+ * the same journaled batch leaves it as applying them in turn would --
+ * and here their keys can be made and their buckets prefetched together.
+ */
+static void
+wk_deferred(struct worker *wk, const struct ns_record *recs)
+{
+	struct wk_sketch *sk;
+	unsigned k, j;
+
+	for (k = 0; k < wk->e->nsketches; k++) {
+		sk = &wk->sk[k];
+		if (sk->mode != WK_SPREAD_VIA || sk->ntodo == 0)
+			continue;
+		for (j = 0; j < sk->ntodo; j++)
+			wk_sketch_keys(wk, sk, &recs[sk->todo[j]], sk->todo[j]);
+		for (j = 0; j < sk->ntodo; j++)
+			wk_sketch_hashes(wk, sk, sk->todo[j]);
+		for (j = 0; j < WK_PREFETCH && j < sk->ntodo; j++)
+			wk_spread_prefetch(wk, sk, sk->todo[j]);
+		for (j = 0; j < sk->ntodo; j++) {
+			if (j + WK_PREFETCH < sk->ntodo)
+				wk_spread_prefetch(wk, sk,
+				    sk->todo[j + WK_PREFETCH]);
+			wk_spread(wk, sk, sk->todo[j]);
+		}
+		sk->ntodo = 0;
 	}
 }
 
@@ -300,8 +401,11 @@ wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
 	}
 }
 
-/* Apply up to the next marker, as one journaled batch. */
-static void
+/*
+ * Apply up to the next marker, as one journaled batch.  Not inlined: it
+ * is where a profile finds the worker's work apart from its waiting.
+ */
+static __attribute__((noinline)) void
 wk_batch(struct worker *wk, struct ns_ring_cons *c,
     const struct ns_record *recs, unsigned n)
 {
@@ -313,6 +417,9 @@ wk_batch(struct worker *wk, struct ns_ring_cons *c,
 	for (i = 0; i < WK_PREFETCH && i < m; i++)
 		wk_prefetch(wk, recs, i);
 	ns_journal_begin(&wk->jc, ns_ring_commit_word(c->r));
+	for (i = 0; i < wk->e->nsketches; i++)
+		if (wk->sk[i].mode == WK_HH)
+			ns_hh_begin(wk->sketch[i], &wk->jc);
 	NS_INJECT("worker.after_begin");
 	for (i = 0; i < m; i++) {
 		if (i + WK_PREFETCH < m)
@@ -321,6 +428,7 @@ wk_batch(struct worker *wk, struct ns_ring_cons *c,
 		if (i == m / 2)
 			NS_INJECT("worker.mid_batch");
 	}
+	wk_deferred(wk, recs);
 	wk_acc_flush(wk);
 	ns_ring_consume(c, i);
 	NS_INJECT("worker.before_commit");
@@ -437,17 +545,51 @@ same_fields(const struct ns_task *a, const struct ns_task *b)
 	return 1;
 }
 
+/* An exact task whose key implies the spread task's pair, or -1. */
+static int
+wk_pair_via(const struct ns_engine *e, const struct ns_sketch_task *st)
+{
+	unsigned t;
+
+	for (t = 0; t < e->ntasks; t++)
+		if (ns_task_key_implies(&e->tasks[t], &st->flow) &&
+		    ns_task_key_implies(&e->tasks[t], &st->elem))
+			return (int)t;
+	return -1;
+}
+
+/* Decide how each sketch task is applied (enum wk_mode) and its slots. */
 static void
-wk_same_keys(struct worker *wk)
+wk_plan(struct worker *wk)
 {
 	const struct ns_engine *e = wk->e;
 	unsigned k, t;
 
+	wk->nkeys = e->ntasks + 2 * e->nsketches;
 	for (k = 0; k < e->nsketches; k++) {
-		wk->same_key[k] = -1;
-		for (t = 0; t < e->ntasks && wk->same_key[k] < 0; t++)
-			if (same_fields(&e->tasks[t], &e->sketches[k].flow))
-				wk->same_key[k] = (int)t;
+		const struct ns_sketch_task *st = &e->sketches[k];
+		struct wk_sketch *sk = &wk->sk[k];
+
+		sk->task = k;
+		sk->key_slot = e->ntasks + k;
+		sk->elem_slot = e->ntasks + e->nsketches + k;
+		sk->own_key = 1;
+		for (t = 0; t < e->ntasks && sk->own_key; t++)
+			if (same_fields(&e->tasks[t], &st->flow)) {
+				sk->key_slot = t;
+				sk->own_key = 0;
+			}
+		sk->via = st->spread ? wk_pair_via(e, st) : -1;
+		sk->mode = !st->spread ? WK_HH : sk->via >= 0 ? WK_SPREAD_VIA :
+		    WK_SPREAD;
+		if (sk->mode != WK_SPREAD_VIA && (sk->own_key || st->spread))
+			wk->upfront = 1;
+		if (st->spread && (sk->seen = calloc(WK_SEEN_SLOTS,
+		    sizeof(uint64_t))) == NULL)
+			fatal("calloc");
+		if (sk->mode == WK_SPREAD_VIA && (sk->todo = calloc(
+		    NS_ENGINE_BATCH, sizeof(*sk->todo))) == NULL)
+			fatal("calloc");
 	}
 }
 
@@ -466,16 +608,10 @@ wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 	wk->acc = calloc(1, e->wstats_stride);
 	wk->cons = calloc(e->ninputs, sizeof(*wk->cons));
 	wk->parked = calloc(e->ninputs, 1);
-	wk->nslots = e->ntasks + e->nsketches;
-	wk->nkeys = wk->nslots + e->nsketches;
+	wk_plan(wk);
 	wk->keys = malloc((size_t)NS_ENGINE_BATCH * wk->nkeys *
 	    NS_TABLE_KEY_MAX);
 	wk->hashes = malloc((size_t)NS_ENGINE_BATCH * wk->nkeys * 8);
-	wk_same_keys(wk);
-	for (i = 0; i < e->nsketches; i++)
-		if (e->sketches[i].spread &&
-		    (wk->seen[i] = calloc(WK_SEEN_SLOTS, sizeof(uint64_t))) == NULL)
-			fatal("calloc");
 	if (wk->acc == NULL || wk->cons == NULL || wk->parked == NULL ||
 	    wk->keys == NULL || wk->hashes == NULL)
 		fatal("calloc");

@@ -2,7 +2,9 @@
 # kill_sketch.sh -- sketch state is journaled like the exact counters: kill
 # -9 of workers at random moments leaves the heavy hitters (by count and
 # by size) and the super-spreaders of every period identical to an
-# undisturbed run's, and the exact flows with them.
+# undisturbed run's, and the exact flows with them.  The sketch output
+# also does not depend on the work a worker shares with an exact task (a
+# heavy-hitter key taken from it; spread updates only for its new flows).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/flows_lib.sh"
 need_flows
@@ -44,6 +46,19 @@ for type in count size spread; do
 	n=$(grep -c "\"type\":\"$type\"" "$T/ref.sorted")
 	[ "$n" -gt 0 ] || fail "reference run reported no $type entries"
 done
+
+# The same sketch tasks beside an exact task that shares nothing with them.
+sed 's/key_fields: \[SrcIP, DstIP, SrcPort, DstPort, Protocol\]/key_fields: [DstPort]/' \
+	"$T/kill.yaml" >"$T/alone.yaml"
+grep -q 'key_fields: \[DstPort\]' "$T/alone.yaml" || fail "sed did not change the exact task"
+analyze_flows "$T/alone.yaml" "$input" "$T/alone.jsonl" ||
+	fail "run without a shared exact task: $(cat "$T/alone.jsonl.err")"
+grep '"type"' "$T/ref.sorted" >"$T/ref.sketch"
+grep '"type"' "$T/alone.jsonl" | sort >"$T/alone.sketch"
+if ! cmp -s "$T/ref.sketch" "$T/alone.sketch"; then
+	diff "$T/ref.sketch" "$T/alone.sketch" | head -20 >&2
+	fail "sketch output depends on the exact tasks beside it"
+fi
 
 kill_run "$T/kill.yaml" "$input" "$T/kill.jsonl" 10 $(( ref_ms / 20 + 1 )) \
 	ns-worker-0 ns-worker-1

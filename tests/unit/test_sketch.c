@@ -133,8 +133,9 @@ Test(sketch, sizes)
 	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(192 + 256 * 64 +
 	    1024 * (24 + 8 * kw), 64) + 2 * 512 * 16);
 	p = sp_params();
+	/* Header, 3 rows of 256 buckets, each on whole cache lines. */
 	cr_assert_eq(ns_spread_shm_size(&p), 192 + 3 * 256 *
-	    8 * (1 + kw + 11));
+	    NS_ALIGN_UP(8 * (1 + kw + 11), 64));
 	cr_assert_eq(ns_hh_cells_per_update(&(struct ns_sketch_params){
 	    .depth = 4, .key_size = 38 }), 20);	/* 2·4 + 7 + 5 */
 	cr_assert_eq(ns_spread_cells_per_update(&(struct ns_sketch_params){
@@ -519,6 +520,14 @@ jsetup(uint64_t hsize, uint64_t ssize, uint64_t max_undo)
 	return ns_seg_ptr(&seg, ns_seg_section(&seg, NS_SEG_STATS, NULL));
 }
 
+/* A batch begins: the hh region logs its update count once (ns_hh_begin). */
+static void
+jbegin(struct ns_jctx *jc, struct jarea *ja, void *hh)
+{
+	ns_journal_begin(jc, &ja->commit);
+	ns_hh_begin(hh, jc);
+}
+
 /* Update i of the journal tests' stream: both sketches, one packet. */
 static void
 jupdate(void *hh, void *sp, struct ns_jctx *jc, uint32_t i)
@@ -559,7 +568,7 @@ Test(sketch, journal_rollback)
 	cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
 	for (i = 0; i < 30000; i++) {
 		if (i % 1000 == 0)
-			ns_journal_begin(&jc, &ja->commit);
+			jbegin(&jc, ja, hh);
 		before = jc.n;
 		jupdate(hh, sp, &jc, i);
 		jupdate(refh, refs, NULL, i);
@@ -572,14 +581,14 @@ Test(sketch, journal_rollback)
 	}
 	cr_assert_gt(most, 2);
 	memcpy(snap, hh, hs + ss);
-	ns_journal_begin(&jc, &ja->commit);
+	jbegin(&jc, ja, hh);
 	for (i = 30000; i < 31000; i++)
 		jupdate(hh, sp, &jc, i);
 	cr_assert_neq(memcmp(snap, hh, hs + ss), 0);
 	cr_assert_eq(ns_journal_recover(&jc), 1);
 	cr_assert_eq(memcmp(snap, hh, hs + ss), 0, "rollback incomplete");
 	/* Replay, and go on: same as the unjournaled twin. */
-	ns_journal_begin(&jc, &ja->commit);
+	jbegin(&jc, ja, hh);
 	for (i = 30000; i < 31000; i++) {
 		jupdate(hh, sp, &jc, i);
 		jupdate(refh, refs, NULL, i);
@@ -621,7 +630,7 @@ Test(sketch, journal_kill)
 	ns_hh_shm_init(hh, &hp);
 	ns_spread_shm_init(sp, &spp);
 	cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
-	ns_journal_begin(&jc, &ja->commit);
+	jbegin(&jc, ja, hh);
 	for (i = 0; i < 5000; i++)
 		jupdate(hh, sp, NULL, i);
 	ns_journal_commit(&jc, 1);
@@ -632,7 +641,7 @@ Test(sketch, journal_kill)
 			    nth[t]);
 			setenv("NS_INJECT", sel, 1);
 			ns_journal_attach(&jc, &seg, 0);
-			ns_journal_begin(&jc, &ja->commit);
+			jbegin(&jc, ja, hh);
 			for (i = 5000; i < 5400; i++)
 				jupdate(hh, sp, &jc, i);
 			_exit(0);	/* not killed: the batch stays open */
@@ -646,7 +655,7 @@ Test(sketch, journal_kill)
 		    nth[t]);
 	}
 	/* The replay after the last kill completes as a clean run would. */
-	ns_journal_begin(&jc, &ja->commit);
+	jbegin(&jc, ja, hh);
 	for (i = 5000; i < 5400; i++)
 		jupdate(hh, sp, &jc, i);
 	ns_journal_commit(&jc, 2);
