@@ -282,10 +282,7 @@ wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 		ns_table_prefetch(wk->shard[t], *wk_hash(wk, i, t));
 	for (t = 0; t < wk->e->nsketches; t++) {
 		sk = &wk->sk[t];
-		if (sk->mode == WK_HH)
-			ns_hh_prefetch(wk->sketch[t],
-			    *wk_hash(wk, i, sk->key_slot));
-		else if (sk->mode == WK_SPREAD)
+		if (sk->mode == WK_SPREAD)
 			wk_spread_prefetch(wk, sk, i);
 	}
 }
@@ -336,9 +333,12 @@ wk_spread(struct worker *wk, const struct wk_sketch *sk, unsigned i)
 	*slot = pair | 1;
 }
 
-/* Every sketch task's update for record i (WK_SPREAD_VIA: noted). */
+/*
+ * The spread updates of record i (WK_SPREAD_VIA: noted for later); the
+ * heavy hitters have a pass of their own.
+ */
 static void
-wk_sketches(struct worker *wk, const struct ns_record *r, unsigned i)
+wk_sketches(struct worker *wk, unsigned i)
 {
 	struct wk_sketch *sk;
 	unsigned k;
@@ -346,9 +346,7 @@ wk_sketches(struct worker *wk, const struct ns_record *r, unsigned i)
 	for (k = 0; k < wk->e->nsketches; k++) {
 		sk = &wk->sk[k];
 		if (sk->mode == WK_HH)
-			ns_hh_update(wk->sketch[k], &wk->jc,
-			    wk_key(wk, i, sk->key_slot),
-			    *wk_hash(wk, i, sk->key_slot), r->wire_len);
+			continue;	/* wk_hh_pass() */
 		else if (sk->mode == WK_SPREAD)
 			wk_spread(wk, sk, i);
 		else if (wk->added[sk->via] != 0)	/* new, or no room */
@@ -388,13 +386,46 @@ wk_deferred(struct worker *wk, const struct ns_record *recs)
 	}
 }
 
+/*
+ * The heavy-hitter updates of records [0, m), after the exact updates: a
+ * loop of its own, with its own prefetch, touches one region only.  The
+ * records are taken in order, in the same journaled batch, so the region
+ * ends as if each packet had updated it in turn.
+ */
+static void
+wk_hh_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
+{
+	const struct wk_sketch *sk;
+	unsigned k, i;
+	void *mem;
+
+	for (k = 0; k < wk->e->nsketches; k++) {
+		sk = &wk->sk[k];
+		if (sk->mode != WK_HH)
+			continue;
+		mem = wk->sketch[k];
+		for (i = 0; i < WK_PREFETCH && i < m; i++)
+			ns_hh_prefetch(mem, *wk_hash(wk, i, sk->key_slot));
+		for (i = 0; i < m; i++) {
+			if (i + WK_PREFETCH < m)
+				ns_hh_prefetch(mem, *wk_hash(wk, i + WK_PREFETCH,
+				    sk->key_slot));
+			if (recs[i].kind == NS_REC_PACKET)
+				ns_hh_update(mem, &wk->jc,
+				    wk_key(wk, i, sk->key_slot),
+				    *wk_hash(wk, i, sk->key_slot),
+				    recs[i].wire_len);
+		}
+	}
+}
+
 static void
 wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
 {
 	if (r->kind == NS_REC_PACKET) {
 		wk_packet(wk, r, i);
 		if (wk->e->nsketches != 0)
-			wk_sketches(wk, r, i);
+			wk_sketches(wk, i);
 	} else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
 		wk->acc->reason_frames[r->proto]++;
 		wk->acc->reason_bytes[r->proto] += r->wire_len;
@@ -428,6 +459,7 @@ wk_batch(struct worker *wk, struct ns_ring_cons *c,
 		if (i == m / 2)
 			NS_INJECT("worker.mid_batch");
 	}
+	wk_hh_pass(wk, recs, m);
 	wk_deferred(wk, recs);
 	wk_acc_flush(wk);
 	ns_ring_consume(c, i);
