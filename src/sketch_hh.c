@@ -130,10 +130,13 @@ ns_hh_clear(void *mem)
  * light key -- about fifteen journaled stores per packet of the light
  * tail, for nothing.  Heavy keys pass it long before they matter.
  */
-static inline uint64_t
-hh_admit_floor(const struct ns_sketch_hdr *h)
+static inline int
+hh_above_floor(const struct ns_sketch_hdr *h, uint64_t x)
 {
-	return h->packets / (4ull * h->nbuckets * NS_HH_WAYS);
+	uint64_t d = 4ull * h->nbuckets * NS_HH_WAYS, p = h->packets;
+
+	/* x >= floor(p / d) iff (x + 1) * d > p: no division per packet. */
+	return (unsigned __int128)(x + 1) * d > p;
 }
 
 /* ---- addressing */
@@ -290,12 +293,15 @@ hh_miss(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_line *l,
 	unsigned i;
 
 	hh_cm_estimate(h, hc, cells, &ep, &eb);
-	i = hh_victim(l);
-	if ((l->state[i] == 0 || ep + 1 > l->pkts[i]) &&
-	    ep + 1 >= hh_admit_floor(h))
-		hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
-	else
-		hh_cm_add(h, jc, cells, ep, eb, 1, bytes);
+	/* Most misses are light keys under the floor: no victim to find. */
+	if (hh_above_floor(h, ep + 1)) {
+		i = hh_victim(l);
+		if (l->state[i] == 0 || ep + 1 > l->pkts[i]) {
+			hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
+			return;
+		}
+	}
+	hh_cm_add(h, jc, cells, ep, eb, 1, bytes);
 }
 
 void
