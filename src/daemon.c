@@ -321,6 +321,10 @@ export_old_state(const char *name)
 		if (rc == -EBADMSG)
 			log_warnx("%s: the old configuration cannot be read "
 			    "back; its state is dropped", name);
+		else if (rc == -EPROTO)
+			log_warnx("%s: written by another version of "
+			    "netspectra (segment ABI); its state is dropped",
+			    name);
 		return;
 	}
 	/* A killed worker's open batch first. */

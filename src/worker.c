@@ -51,7 +51,7 @@
  *                  applied after the batch's records, for the flows new
  *                  to that exact task only (see wk_deferred()).
  */
-enum wk_mode { WK_HH, WK_SPREAD, WK_SPREAD_VIA };
+enum wk_mode { WK_HH, WK_SPREAD, WK_SPREAD_VIA, WK_NMODES };
 
 struct wk_sketch {
 	enum wk_mode	 mode;
@@ -86,7 +86,12 @@ struct worker {
 	uint64_t		*hashes;
 	unsigned		 nkeys;
 	struct wk_sketch	 sk[NS_CONFIG_MAX_TASKS];
-	int			 upfront;	/* a sketch makes keys up front */
+	/* The sketch tasks by mode, and those that make keys up front: the
+	 * per-record loops visit only the tasks they have work for. */
+	struct wk_sketch	*mode[WK_NMODES][NS_CONFIG_MAX_TASKS];
+	unsigned		 nmode[WK_NMODES];
+	struct wk_sketch	*upfront[NS_CONFIG_MAX_TASKS];
+	unsigned		 nupfront;
 	int			 added[NS_CONFIG_MAX_TASKS]; /* ns_table_add()
 					 * of the record being applied */
 };
@@ -235,9 +240,8 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 		for (t = 0; t < e->ntasks; t++)
 			ns_task_key_build(&e->tasks[t], &recs[i],
 			    wk_key(wk, i, t));
-		for (k = 0; wk->upfront && k < e->nsketches; k++)
-			if (wk->sk[k].mode != WK_SPREAD_VIA)
-				wk_sketch_keys(wk, &wk->sk[k], &recs[i], i);
+		for (k = 0; k < wk->nupfront; k++)
+			wk_sketch_keys(wk, wk->upfront[k], &recs[i], i);
 	}
 	for (i = 0; i < n; i++) {
 		if (recs[i].kind != NS_REC_PACKET)
@@ -245,9 +249,8 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 		for (t = 0; t < e->ntasks; t++)
 			*wk_hash(wk, i, t) = ns_task_key_hash(&e->tasks[t],
 			    wk_key(wk, i, t));
-		for (k = 0; wk->upfront && k < e->nsketches; k++)
-			if (wk->sk[k].mode != WK_SPREAD_VIA)
-				wk_sketch_hashes(wk, &wk->sk[k], i);
+		for (k = 0; k < wk->nupfront; k++)
+			wk_sketch_hashes(wk, wk->upfront[k], i);
 	}
 }
 
@@ -273,18 +276,14 @@ wk_spread_prefetch(struct worker *wk, const struct wk_sketch *sk, unsigned i)
 static void
 wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 {
-	const struct wk_sketch *sk;
 	unsigned t;
 
 	if (recs[i].kind != NS_REC_PACKET)
 		return;
 	for (t = 0; t < wk->e->ntasks; t++)
 		ns_table_prefetch(wk->shard[t], *wk_hash(wk, i, t));
-	for (t = 0; t < wk->e->nsketches; t++) {
-		sk = &wk->sk[t];
-		if (sk->mode == WK_SPREAD)
-			wk_spread_prefetch(wk, sk, i);
-	}
+	for (t = 0; t < wk->nmode[WK_SPREAD]; t++)
+		wk_spread_prefetch(wk, wk->mode[WK_SPREAD][t], i);
 }
 
 static void
@@ -343,13 +342,11 @@ wk_sketches(struct worker *wk, unsigned i)
 	struct wk_sketch *sk;
 	unsigned k;
 
-	for (k = 0; k < wk->e->nsketches; k++) {
-		sk = &wk->sk[k];
-		if (sk->mode == WK_HH)
-			continue;	/* wk_hh_pass() */
-		else if (sk->mode == WK_SPREAD)
-			wk_spread(wk, sk, i);
-		else if (wk->added[sk->via] != 0)	/* new, or no room */
+	for (k = 0; k < wk->nmode[WK_SPREAD]; k++)
+		wk_spread(wk, wk->mode[WK_SPREAD][k], i);
+	for (k = 0; k < wk->nmode[WK_SPREAD_VIA]; k++) {
+		sk = wk->mode[WK_SPREAD_VIA][k];
+		if (wk->added[sk->via] != 0)	/* a new flow, or no room */
 			sk->todo[sk->ntodo++] = (uint16_t)i;
 	}
 }
@@ -366,9 +363,9 @@ wk_deferred(struct worker *wk, const struct ns_record *recs)
 	struct wk_sketch *sk;
 	unsigned k, j;
 
-	for (k = 0; k < wk->e->nsketches; k++) {
-		sk = &wk->sk[k];
-		if (sk->mode != WK_SPREAD_VIA || sk->ntodo == 0)
+	for (k = 0; k < wk->nmode[WK_SPREAD_VIA]; k++) {
+		sk = wk->mode[WK_SPREAD_VIA][k];
+		if (sk->ntodo == 0)
 			continue;
 		for (j = 0; j < sk->ntodo; j++)
 			wk_sketch_keys(wk, sk, &recs[sk->todo[j]], sk->todo[j]);
@@ -399,11 +396,9 @@ wk_hh_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
 	unsigned k, i;
 	void *mem;
 
-	for (k = 0; k < wk->e->nsketches; k++) {
-		sk = &wk->sk[k];
-		if (sk->mode != WK_HH)
-			continue;
-		mem = wk->sketch[k];
+	for (k = 0; k < wk->nmode[WK_HH]; k++) {
+		sk = wk->mode[WK_HH][k];
+		mem = wk->sketch[sk->task];
 		for (i = 0; i < WK_PREFETCH && i < m; i++)
 			ns_hh_prefetch(mem, *wk_hash(wk, i, sk->key_slot));
 		for (i = 0; i < m; i++) {
@@ -424,7 +419,7 @@ wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
 {
 	if (r->kind == NS_REC_PACKET) {
 		wk_packet(wk, r, i);
-		if (wk->e->nsketches != 0)
+		if (wk->nmode[WK_SPREAD] + wk->nmode[WK_SPREAD_VIA] != 0)
 			wk_sketches(wk, i);
 	} else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
 		wk->acc->reason_frames[r->proto]++;
@@ -448,9 +443,8 @@ wk_batch(struct worker *wk, struct ns_ring_cons *c,
 	for (i = 0; i < WK_PREFETCH && i < m; i++)
 		wk_prefetch(wk, recs, i);
 	ns_journal_begin(&wk->jc, ns_ring_commit_word(c->r));
-	for (i = 0; i < wk->e->nsketches; i++)
-		if (wk->sk[i].mode == WK_HH)
-			ns_hh_begin(wk->sketch[i], &wk->jc);
+	for (i = 0; i < wk->nmode[WK_HH]; i++)
+		ns_hh_begin(wk->sketch[wk->mode[WK_HH][i]->task], &wk->jc);
 	NS_INJECT("worker.after_begin");
 	for (i = 0; i < m; i++) {
 		if (i + WK_PREFETCH < m)
@@ -614,8 +608,9 @@ wk_plan(struct worker *wk)
 		sk->via = st->spread ? wk_pair_via(e, st) : -1;
 		sk->mode = !st->spread ? WK_HH : sk->via >= 0 ? WK_SPREAD_VIA :
 		    WK_SPREAD;
+		wk->mode[sk->mode][wk->nmode[sk->mode]++] = sk;
 		if (sk->mode != WK_SPREAD_VIA && (sk->own_key || st->spread))
-			wk->upfront = 1;
+			wk->upfront[wk->nupfront++] = sk;
 		if (st->spread && (sk->seen = calloc(WK_SEEN_SLOTS,
 		    sizeof(uint64_t))) == NULL)
 			fatal("calloc");
