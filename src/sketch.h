@@ -36,7 +36,8 @@ struct ns_jctx;
 #define NS_SKETCH_KEY_MAX	72	/* == NS_TABLE_KEY_MAX */
 #define NS_SKETCH_DEPTH_MAX	8	/* rows of a Count-Min / SpreadSketch */
 #define NS_SKETCH_WIDTH_MAX	(1u << 26)
-#define NS_HH_WAYS		4	/* candidate slots per bucket (one line) */
+#define NS_HH_WAYS		4	/* candidate slots per bucket */
+#define NS_HH_BUCKET_BYTES	128	/* a bucket: two lines, 128-aligned */
 #define NS_HH_TOPK_MAX		(1u << 24)
 #define NS_SPREAD_M_MIN		16	/* HLL registers per bucket */
 #define NS_SPREAD_M_MAX		1024
@@ -105,7 +106,7 @@ unsigned	 ns_hh_cells_per_update(const struct ns_sketch_params *);
 /* No writer, no reader (after a grace period): back to the empty state. */
 void		 ns_hh_clear(void *mem);
 
-/* Start loading the key's candidate line. */
+/* Start loading the key's candidate bucket. */
 static inline void ns_hh_prefetch(const void *mem, uint64_t key_hash);
 /*
  * A journaled writer calls ns_hh_begin() once per batch, before its first
@@ -307,18 +308,21 @@ ns_hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
 }
 
 /*
- * The Count-Min cells too, though only keys that are not candidates read
- * them: a quarter of the packets or more, and each would miss.
+ * The bucket's two lines, and the Count-Min cells too, though only keys
+ * that are not candidates read them: a quarter of the packets or more,
+ * and each would miss.
  */
 static inline void
 ns_hh_prefetch(const void *mem, uint64_t key_hash)
 {
 	const struct ns_sketch_hdr *h = mem;
 	uint64_t hc = key_hash | 1;
+	const char *b = (const char *)h + h->off_lines +
+	    ns_hh_bucket(h, hc) * NS_HH_BUCKET_BYTES;
 	unsigned r;
 
-	__builtin_prefetch((const char *)h + h->off_lines +
-	    ns_hh_bucket(h, hc) * NS_CACHELINE, 1, 3);
+	__builtin_prefetch(b, 1, 3);
+	__builtin_prefetch(b + NS_CACHELINE, 1, 3);
 	for (r = 0; r < h->depth; r++)
 		__builtin_prefetch((const char *)h + h->off_rows + 16 *
 		    ((uint64_t)r * h->width + ns_sketch_index(hc,

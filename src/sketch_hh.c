@@ -20,6 +20,11 @@
  * in [exact, prior + exact], so the prior is the error bound reported.
  *
  * Slot state word: 0 empty, else the key's canonical hash (key_hash | 1).
+ * The writer matches candidates by it alone, without comparing keys: a
+ * key's hash is 64 bits of XXH3, and two keys of one region and period
+ * sharing one (odds about n^2 / 2^65: 10^-8 for 500,000 keys) would be
+ * counted as the first of them -- next to a sketch's own error, nothing,
+ * and it keeps a hit to the bucket's two lines.  Readers compare keys.
  * Rewriting an occupied slot stores 0 first and the new hash last (a
  * seqlock whose sequence is the hash), so a concurrent reader that copies
  * the key between two equal loads of the state word has a whole key.
@@ -33,14 +38,20 @@
 #include "atomic.h"
 #include "journal.h"
 
-struct hh_line {
+/*
+ * A bucket is two adjacent cache lines, on a 128-byte boundary: what a
+ * candidate hit reads and writes.  The first holds the state words and
+ * packet counts, the second the byte counts and packet priors.
+ */
+struct hh_bucket {
 	uint64_t	state[NS_HH_WAYS];
 	uint64_t	pkts[NS_HH_WAYS];	/* prior + exact packets */
+	uint64_t	bytes[NS_HH_WAYS];	/* prior + exact bytes */
+	uint64_t	prior_pkts[NS_HH_WAYS];	/* CM-CU estimate at admission */
 };
 
+/* What only admissions, evictions and readers touch. */
 struct hh_body {
-	uint64_t	prior_pkts;		/* CM-CU estimate at admission */
-	uint64_t	bytes;			/* prior + exact bytes */
 	uint64_t	prior_bytes;
 	uint64_t	key[];			/* key_words, zero-padded */
 };
@@ -56,7 +67,8 @@ struct hh_slot {
 	uint64_t	key[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)];
 };
 
-static_assert(sizeof(struct hh_line) == NS_CACHELINE, "one line per bucket");
+static_assert(sizeof(struct hh_bucket) == NS_HH_BUCKET_BYTES,
+    "two lines per bucket");
 
 static uint64_t
 hh_body_size(uint32_t key_size)
@@ -69,8 +81,9 @@ static uint64_t
 hh_layout(const struct ns_sketch_params *p, struct ns_sketch_hdr *h)
 {
 	uint64_t nb = (p->top_k + NS_HH_WAYS - 1) / NS_HH_WAYS;
-	uint64_t lines = sizeof(struct ns_sketch_hdr);
-	uint64_t bodies = lines + nb * sizeof(struct hh_line);
+	uint64_t lines = NS_ALIGN_UP(sizeof(struct ns_sketch_hdr),
+	    NS_HH_BUCKET_BYTES);
+	uint64_t bodies = lines + nb * sizeof(struct hh_bucket);
 	uint64_t rows = NS_ALIGN_UP(bodies + nb * NS_HH_WAYS *
 	    hh_body_size(p->key_size), NS_CACHELINE);
 	uint64_t end = rows + (uint64_t)p->depth * p->width *
@@ -141,18 +154,19 @@ hh_above_floor(const struct ns_sketch_hdr *h, uint64_t x)
 
 /* ---- addressing */
 
-static inline struct hh_line *
+static inline struct hh_bucket *
 hh_line(const struct ns_sketch_hdr *h, uint64_t hc)
 {
-	return (struct hh_line *)((char *)h + h->off_lines) +
+	return (struct hh_bucket *)((char *)h + h->off_lines) +
 	    ns_hh_bucket(h, hc);
 }
 
 static inline struct hh_body *
-hh_body(const struct ns_sketch_hdr *h, const struct hh_line *l, unsigned way)
+hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
+    unsigned way)
 {
-	uint64_t slot = (uint64_t)(l - (const struct hh_line *)((const char *)h +
-	    h->off_lines)) * NS_HH_WAYS + way;
+	uint64_t slot = (uint64_t)(l - (const struct hh_bucket *)((const char *)
+	    h + h->off_lines)) * NS_HH_WAYS + way;
 
 	return (struct hh_body *)((char *)h + h->off_bodies + slot * h->stride);
 }
@@ -221,15 +235,15 @@ hh_cm_add(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 /* Put an evicted slot's counts since admission back into the CM-CU. */
 static void
 hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
-    struct hh_line *l, unsigned way)
+    struct hh_bucket *l, unsigned way)
 {
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
 	struct hh_body *b = hh_body(h, l, way);
 	uint64_t ep, eb;
 
 	hh_cm_estimate(h, l->state[way], cells, &ep, &eb);
-	hh_cm_add(h, jc, cells, ep, eb, l->pkts[way] - b->prior_pkts,
-	    b->bytes - b->prior_bytes);
+	hh_cm_add(h, jc, cells, ep, eb, l->pkts[way] - l->prior_pkts[way],
+	    l->bytes[way] - b->prior_bytes);
 	ns_journal_set(jc, &l->state[way], 0);
 	/*
 	 * Full fence, pairs with the ns_smp_mb() in hh_read_slot(): a reader
@@ -241,7 +255,7 @@ hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 
 static void
 hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
-    struct hh_line *l, unsigned way, const uint8_t *key, uint64_t hc,
+    struct hh_bucket *l, unsigned way, const uint8_t *key, uint64_t hc,
     uint64_t ep, uint64_t eb, uint64_t bytes)
 {
 	struct hh_body *b = hh_body(h, l, way);
@@ -254,8 +268,8 @@ hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	for (i = 0; i < h->key_words; i++)
 		if (b->key[i] != w[i])
 			ns_journal_set(jc, &b->key[i], w[i]);
-	ns_journal_set(jc, &b->prior_pkts, ep);
-	ns_journal_set(jc, &b->bytes, eb + bytes);
+	ns_journal_set(jc, &l->prior_pkts[way], ep);
+	ns_journal_set(jc, &l->bytes[way], eb + bytes);
 	ns_journal_set(jc, &b->prior_bytes, eb);
 	ns_journal_set(jc, &l->pkts[way], ep + 1);
 	/*
@@ -267,7 +281,7 @@ hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 
 /* The slot to admit into: a free one, else the smallest. */
 static unsigned
-hh_victim(const struct hh_line *l)
+hh_victim(const struct hh_bucket *l)
 {
 	unsigned i, v = 0;
 
@@ -285,7 +299,7 @@ hh_victim(const struct hh_line *l)
  * Apart from the hit path, whose frame it would otherwise weigh down.
  */
 static __attribute__((noinline)) void
-hh_miss(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_line *l,
+hh_miss(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
     const uint8_t *key, uint64_t hc, uint64_t bytes)
 {
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
@@ -310,23 +324,22 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 {
 	struct ns_sketch_hdr *h = mem;
 	uint64_t hc = key_hash | 1;
-	struct hh_line *l = hh_line(h, hc);
-	struct hh_body *b;
+	struct hh_bucket *l = hh_line(h, hc);
 	unsigned i;
 
 	/* Logged once per batch by ns_hh_begin(). */
 	ns_store_relaxed(&h->packets, h->packets + 1);
-	/* The writer reads its own cells: plain loads suffice. */
-	for (i = 0; i < NS_HH_WAYS; i++) {
-		if (l->state[i] != hc)
-			continue;
-		b = hh_body(h, l, i);
-		if (!ns_sketch_key_equal(b->key, key, h->key_size))
-			continue;
-		ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
-		ns_journal_set(jc, &b->bytes, b->bytes + bytes);
-		return;
-	}
+	/*
+	 * The writer reads its own cells: plain loads suffice.  A candidate
+	 * is known by its 64-bit hash here (see the top of the file): the
+	 * hit touches the bucket's two lines and nothing else.
+	 */
+	for (i = 0; i < NS_HH_WAYS; i++)
+		if (l->state[i] == hc) {
+			ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
+			ns_journal_set(jc, &l->bytes[i], l->bytes[i] + bytes);
+			return;
+		}
 	hh_miss(h, jc, l, key, hc, bytes);
 }
 
@@ -337,7 +350,7 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
  * every attempt (a writer replacing it; a crash mid-rewrite leaves it 0).
  */
 static int
-hh_read_slot(const struct ns_sketch_hdr *h, const struct hh_line *l,
+hh_read_slot(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
     unsigned way, struct hh_slot *s)
 {
 	const struct hh_body *b = hh_body(h, l, way);
@@ -348,8 +361,8 @@ hh_read_slot(const struct ns_sketch_hdr *h, const struct hh_line *l,
 		if ((s->state = ns_load_acquire(&l->state[way])) == 0)
 			return 0;
 		s->pkts = ns_load_relaxed(&l->pkts[way]);
-		s->prior_pkts = ns_load_relaxed(&b->prior_pkts);
-		s->bytes = ns_load_relaxed(&b->bytes);
+		s->prior_pkts = ns_load_relaxed(&l->prior_pkts[way]);
+		s->bytes = ns_load_relaxed(&l->bytes[way]);
 		s->prior_bytes = ns_load_relaxed(&b->prior_bytes);
 		for (i = 0; i < h->key_words; i++)
 			s->key[i] = ns_load_relaxed(&b->key[i]);
@@ -366,7 +379,7 @@ static int
 hh_find(const struct ns_sketch_hdr *h, uint64_t hc, const uint8_t *key,
     struct hh_slot *s)
 {
-	const struct hh_line *l = hh_line(h, hc);
+	const struct hh_bucket *l = hh_line(h, hc);
 	unsigned i;
 
 	for (i = 0; i < NS_HH_WAYS; i++)
@@ -453,7 +466,7 @@ static int
 hh_collect(const void *const *regions, unsigned n, struct ns_sketch_set *set)
 {
 	const struct ns_sketch_hdr *h = regions[0];
-	const struct hh_line *l;
+	const struct hh_bucket *l;
 	struct hh_slot s;
 	uint64_t b;
 	unsigned i, w;
@@ -464,7 +477,7 @@ hh_collect(const void *const *regions, unsigned n, struct ns_sketch_set *set)
 		return rc;
 	for (i = 0; i < n; i++) {
 		h = regions[i];
-		l = (const struct hh_line *)((const char *)h + h->off_lines);
+		l = (const struct hh_bucket *)((const char *)h + h->off_lines);
 		for (b = 0; b < h->nbuckets; b++, l++)
 			for (w = 0; w < NS_HH_WAYS; w++)
 				if (hh_read_slot(h, l, w, &s))

@@ -129,9 +129,9 @@ Test(sketch, sizes)
 	struct ns_sketch_params p = hh_params();
 	uint64_t kw = NS_SKETCH_KEY_WORDS(KS);
 
-	/* Header, one line per 4 slots, bodies, 16-byte cells. */
-	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(192 + 256 * 64 +
-	    1024 * (24 + 8 * kw), 64) + 2 * 512 * 16);
+	/* Header to 256, two lines per 4 slots, bodies, 16-byte cells. */
+	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(256 + 256 * 128 +
+	    1024 * (8 + 8 * kw), 64) + 2 * 512 * 16);
 	p = sp_params();
 	/* Header, 3 rows of 256 buckets, each on whole cache lines. */
 	cr_assert_eq(ns_spread_shm_size(&p), 192 + 3 * 256 *
