@@ -133,9 +133,9 @@ Test(sketch, sizes)
 	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(256 + 256 * 128 +
 	    1024 * (8 + 8 * kw), 64) + 2 * 512 * 16);
 	p = sp_params();
-	/* Header, 3 rows of 256 buckets, each on whole cache lines. */
+	/* Header, 3 rows of 256 packed buckets. */
 	cr_assert_eq(ns_spread_shm_size(&p), 192 + 3 * 256 *
-	    NS_ALIGN_UP(8 * (1 + kw + 11), 64));
+	    8 * (1 + kw + 11));
 	cr_assert_eq(ns_hh_cells_per_update(&(struct ns_sketch_params){
 	    .depth = 4, .key_size = 38 }), 20);	/* 2·4 + 7 + 5 */
 	cr_assert_eq(ns_spread_cells_per_update(&(struct ns_sketch_params){
