@@ -63,7 +63,8 @@ sketch_init(struct ns_engine *e, struct ns_sketch_task *k,
 		    NS_SPREAD_M_MAX);
 		return -EINVAL;
 	}
-	k->region_size = NS_ALIGN_UP(k->region_size, NS_CACHELINE);
+	/* Regions one after another keep heavy-hitter buckets on 128 bytes. */
+	k->region_size = NS_ALIGN_UP(k->region_size, NS_HH_BUCKET_BYTES);
 	return 0;
 }
 
@@ -236,7 +237,7 @@ engine_layout(struct ns_engine *e, struct ns_seg_layout *l)
 	ns_seg_layout_set(l, NS_SEG_GENS, e->table_bytes);
 	ns_seg_layout_set(l, NS_SEG_STATS, stats_size(e));
 	ns_seg_layout_set(l, NS_SEG_SKETCHES,
-	    NS_ENGINE_NGENS * sketches_gen_size(e) + NS_CACHELINE);
+	    NS_ENGINE_NGENS * sketches_gen_size(e) + NS_HH_BUCKET_BYTES);
 	/* A fixed size: a new writer path must not change the layout. */
 	ns_seg_layout_set(l, NS_SEG_CONFIG, NS_ENGINE_CONFIG_MAX);
 	ns_seg_layout_finish(l);
@@ -446,7 +447,7 @@ ns_engine_sketch(const struct ns_engine *e, uint64_t g, unsigned k,
 	uint64_t off = (g % NS_ENGINE_NGENS) * sketches_gen_size(e);
 	unsigned i;
 
-	base = (char *)NS_ALIGN_UP((uintptr_t)base, NS_CACHELINE);
+	base = (char *)NS_ALIGN_UP((uintptr_t)base, NS_HH_BUCKET_BYTES);
 	for (i = 0; i < k; i++)
 		off += e->sketches[i].region_size * e->nworkers;
 	return base + off + w * e->sketches[k].region_size;

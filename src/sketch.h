@@ -48,7 +48,9 @@ struct ns_jctx;
 /*
  * Journaled cells one update stores, at most; the journal is sized from
  * it times the batch size (ns_journal_batch_limit).
- *   heavy hitters: the packet count, then: a hit stores 2; a miss at most 2 per row
+ *   heavy hitters: the packet count (now logged once per batch by
+ *     ns_hh_begin(), still counted here), then: a hit stores 2; a miss at
+ *     most 2 per row
  *     (conservative update of packets and bytes); an admission stores the
  *     evicted key's counts back into the rows (2 per row), the slot's
  *     state twice, its 4 counters and its key words.
@@ -168,7 +170,8 @@ int		 ns_spread_estimate(const void *const *regions,
 
 /* ---- shared by sketch*.c: not for callers */
 
-/* Region header, first in every region; read-only after init. */
+/* Region header, first in every region; read-only after init but for
+ * packets, the writer's count. */
 struct ns_sketch_hdr {
 	uint64_t	magic;		/* NS_SKETCH_MAGIC_HH / _SPREAD */
 	uint64_t	size;		/* region bytes */

@@ -3,15 +3,17 @@
  * shared-memory region per worker shard.
  *
  * Two parts.  The candidate table is set-associative: buckets of
- * NS_HH_WAYS slots, the slots' state words and packet counts in one cache
- * line, each slot's body (prior estimates, bytes, key) apart.  A key in
+ * NS_HH_WAYS slots in two adjacent cache lines (state words, packet
+ * counts, byte counts, packet priors: all a hit touches), each slot's body
+ * (byte prior, key) apart.  A key in
  * the table is counted exactly from its admission on.  Every other key is
  * counted in a Count-Min sketch with conservative update (CM-CU) of
  * {packets, bytes} cells.  A key missing the table is admitted when its
  * bucket has a free slot or when its CM-CU estimate plus this packet
  * exceeds the smallest slot of the bucket; the slot's key is then evicted
  * and its counts since admission go back into the CM-CU, so no count is
- * ever lost and every estimate stays an overestimate.  Because table keys
+ * ever lost and every estimate stays an overestimate (barring two keys of
+ * equal 63-bit hash: see the state word below).  Because table keys
  * bypass the CM-CU, the sketch holds only the light tail, whose noise on
  * the admission estimate is small.
  *
@@ -20,11 +22,13 @@
  * in [exact, prior + exact], so the prior is the error bound reported.
  *
  * Slot state word: 0 empty, else the key's canonical hash (key_hash | 1).
- * The writer matches candidates by it alone, without comparing keys: a
- * key's hash is 64 bits of XXH3, and two keys of one region and period
- * sharing one (odds about n^2 / 2^65: 10^-8 for 500,000 keys) would be
- * counted as the first of them -- next to a sketch's own error, nothing,
- * and it keeps a hit to the bucket's two lines.  Readers compare keys.
+ * The writer matches candidates by it alone, without comparing keys: two
+ * keys of one region and period sharing those 63 bits of XXH3 (odds about
+ * n^2 / 2^64: 10^-8 for 500,000 random keys; a crafted key would need a
+ * second preimage of a given key's hash) would be counted as the first of
+ * them, and the second's estimate, found by key, would be low.  Next to a
+ * sketch's own error that is nothing, and it keeps a hit to the bucket's
+ * two lines.  Readers compare keys.
  * Rewriting an occupied slot stores 0 first and the new hash last (a
  * seqlock whose sequence is the hash), so a concurrent reader that copies
  * the key between two equal loads of the state word has a whole key.
@@ -113,7 +117,9 @@ ns_hh_shm_init(void *mem, const struct ns_sketch_params *p)
 {
 	struct ns_sketch_hdr *h = mem;
 
-	if (mem == NULL || ns_sketch_check(p, 0) != 0)
+	/* Buckets start 256 bytes in: on 128 only if the region is. */
+	if (mem == NULL || ns_sketch_check(p, 0) != 0 ||
+	    (uintptr_t)mem % NS_HH_BUCKET_BYTES != 0)
 		return -EINVAL;
 	ns_sketch_hdr_init(h, p, NS_SKETCH_MAGIC_HH);
 	hh_layout(p, h);

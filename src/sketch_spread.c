@@ -8,7 +8,7 @@
  * buckets; a key maps to one bucket per row.  The (key, element) pair is
  * hashed once; that hash picks an HLL register and its rank rho, the same
  * in every row.  Each bucket also keeps an owner: the key whose pair had
- * the highest rho seen there (ties go to the newcomer).  A key with many
+ * the highest rho seen there (on a tie the incumbent stays).  A key with many
  * distinct elements draws high ranks, so it owns its buckets, and the
  * owners are the candidates a query estimates.
  *
@@ -149,7 +149,7 @@ ns_spread_prefetch(const void *mem, uint64_t key_hash, uint64_t pair)
 
 /* ---- writer */
 
-/* Give the bucket to key when its pair outranks (or ties) the owner's. */
+/* Give the bucket to key when its pair outranks the owner's (not on a tie). */
 static void
 sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
     const uint64_t *kw, uint64_t tag, uint64_t rho)

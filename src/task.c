@@ -171,19 +171,26 @@ has_keyfield(const struct ns_task *t, const struct ns_config_keyfield *kf)
 	return 0;
 }
 
+/*
+ * Every byte of a key is a function of one field of the record (a network
+ * of its own prefix lengths), or of the IP version for the hidden byte; so
+ * sub is implied when t holds each of its fields.  The IP version is in t
+ * explicitly or hidden; an address of sub brings its own hidden version
+ * byte, implied by the same address in t, which has one too.
+ */
 int
 ns_task_key_implies(const struct ns_task *t, const struct ns_task *sub)
 {
-	const struct ns_config_keyfield ver = {
-		.field = NS_CONFIG_FIELD_IPVERSION
-	};
+	const struct ns_config_keyfield *kf;
 	unsigned i;
 
-	if (sub->hidden_ipver && !t->hidden_ipver && !has_keyfield(t, &ver))
-		return 0;
-	for (i = 0; i < sub->fields.n; i++)
-		if (!has_keyfield(t, &sub->fields.f[i]))
+	for (i = 0; i < sub->fields.n; i++) {
+		kf = &sub->fields.f[i];
+		if (kf->field == NS_CONFIG_FIELD_IPVERSION && t->hidden_ipver)
+			continue;
+		if (!has_keyfield(t, kf))
 			return 0;
+	}
 	return 1;
 }
 

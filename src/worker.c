@@ -18,6 +18,7 @@
  */
 #include "worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -52,6 +53,8 @@
  *                  to that exact task only (see wk_deferred()).
  */
 enum wk_mode { WK_HH, WK_SPREAD, WK_SPREAD_VIA, WK_NMODES };
+
+static_assert(NS_ENGINE_BATCH <= 65536, "record indices fit wk_sketch.todo");
 
 struct wk_sketch {
 	enum wk_mode	 mode;
@@ -103,12 +106,15 @@ struct worker {
  * region ends up exactly as if it were not, crashes included -- a new
  * process starts with an empty cache, and a rolled-back batch dies with
  * the process whose cache saw it.  Most packets repeat a pair.  A slot
- * holds the pair hash | 1 (0 is empty).
+ * holds a pair hash (0 is empty: a pair hashing to 0 is never cached).
+ * Skipping is exact even for two pairs of equal hash: the hash alone
+ * decides the register and rank, and an equal rank never takes a bucket.
  *
  * For the same reason a packet of a flow already in an exact task whose
  * key implies the pair (SrcIP -> DstIP under a 5-tuple task) is skipped
  * without even making its keys: the flow's first packet in this
- * generation applied the pair.  The entry and the update are in the same
+ * generation applied the pair.  A packet the full table has no room for
+ * (-ENOSPC) is applied.  The entry and the update are in the same
  * batch, so a rollback takes both back and the replay applies the pair
  * again.
  */
@@ -191,7 +197,7 @@ wk_hash(const struct worker *wk, unsigned i, unsigned s)
 static uint64_t *
 wk_seen(const struct wk_sketch *sk, uint64_t pair)
 {
-	return &sk->seen[(pair >> 1) & (WK_SEEN_SLOTS - 1)];
+	return &sk->seen[pair & (WK_SEEN_SLOTS - 1)];
 }
 
 /* Build the keys a sketch task needs of record r (its slots of i). */
@@ -263,7 +269,7 @@ wk_spread_prefetch(struct worker *wk, const struct wk_sketch *sk, unsigned i)
 	uint64_t pair = *wk_hash(wk, i, sk->elem_slot);
 
 	/* A pair in the cache will not be applied: nothing to load. */
-	if (*wk_seen(sk, pair) != (pair | 1))
+	if (pair == 0 || *wk_seen(sk, pair) != pair)
 		ns_spread_prefetch(wk->sketch[sk->task],
 		    *wk_hash(wk, i, sk->key_slot), pair);
 }
@@ -325,11 +331,11 @@ wk_spread(struct worker *wk, const struct wk_sketch *sk, unsigned i)
 	uint64_t pair = *wk_hash(wk, i, sk->elem_slot);
 	uint64_t *slot = wk_seen(sk, pair);
 
-	if (*slot == (pair | 1))
+	if (pair != 0 && *slot == pair)
 		return;
 	ns_spread_add(wk->sketch[sk->task], &wk->jc,
 	    wk_key(wk, i, sk->key_slot), *wk_hash(wk, i, sk->key_slot), pair);
-	*slot = pair | 1;
+	*slot = pair;
 }
 
 /*
@@ -400,9 +406,13 @@ wk_hh_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
 		sk = wk->mode[WK_HH][k];
 		mem = wk->sketch[sk->task];
 		for (i = 0; i < WK_PREFETCH && i < m; i++)
-			ns_hh_prefetch(mem, *wk_hash(wk, i, sk->key_slot));
+			if (recs[i].kind == NS_REC_PACKET)
+				ns_hh_prefetch(mem, *wk_hash(wk, i,
+				    sk->key_slot));
 		for (i = 0; i < m; i++) {
-			if (i + WK_PREFETCH < m)
+			/* Only packets have keys: a skipped frame has none. */
+			if (i + WK_PREFETCH < m &&
+			    recs[i + WK_PREFETCH].kind == NS_REC_PACKET)
 				ns_hh_prefetch(mem, *wk_hash(wk, i + WK_PREFETCH,
 				    sk->key_slot));
 			if (recs[i].kind == NS_REC_PACKET)

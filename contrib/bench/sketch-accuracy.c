@@ -256,7 +256,9 @@ regions_alloc(unsigned n, uint64_t size)
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		if ((r[i] = aligned_alloc(64, size)) == NULL) {
+		/* Heavy-hitter regions start on NS_HH_BUCKET_BYTES. */
+		if ((r[i] = aligned_alloc(NS_HH_BUCKET_BYTES,
+		    NS_ALIGN_UP(size, NS_HH_BUCKET_BYTES))) == NULL) {
 			perror("aligned_alloc");
 			exit(1);
 		}

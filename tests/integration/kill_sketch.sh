@@ -59,6 +59,18 @@ if ! cmp -s "$T/ref.sketch" "$T/alone.sketch"; then
 	diff "$T/ref.sketch" "$T/alone.sketch" | head -20 >&2
 	fail "sketch output depends on the exact tasks beside it"
 fi
+# And beside a full exact table: a packet it has no room for (-ENOSPC)
+# updates the spread task as a new flow does.
+sed 's/max_flows: 400000/max_flows: 3000/' "$T/kill.yaml" >"$T/full.yaml"
+analyze_flows "$T/full.yaml" "$input" "$T/full.jsonl" ||
+	fail "run with a full exact table: $(cat "$T/full.jsonl.err")"
+grep -q 'table_full [1-9]' "$T/full.jsonl.err" ||
+	fail "the exact table of max_flows 3000 never filled up"
+grep '"type"' "$T/full.jsonl" | sort >"$T/full.sketch"
+if ! cmp -s "$T/ref.sketch" "$T/full.sketch"; then
+	diff "$T/ref.sketch" "$T/full.sketch" | head -20 >&2
+	fail "sketch output changes when the exact table is full"
+fi
 
 kill_run "$T/kill.yaml" "$input" "$T/kill.jsonl" 10 $(( ref_ms / 20 + 1 )) \
 	ns-worker-0 ns-worker-1

@@ -25,7 +25,9 @@
 static void *
 region(uint64_t size)
 {
-	void *m = aligned_alloc(64, size);
+	/* Heavy-hitter regions must start on NS_HH_BUCKET_BYTES. */
+	void *m = aligned_alloc(NS_HH_BUCKET_BYTES, NS_ALIGN_UP(size,
+	    NS_HH_BUCKET_BYTES));
 
 	cr_assert_not_null(m);
 	memset(m, 0, size);
@@ -512,12 +514,19 @@ jsetup(uint64_t hsize, uint64_t ssize, uint64_t max_undo)
 	ns_seg_layout_set(&lay, NS_SEG_JOURNALS,
 	    ns_journal_shm_size(1, max_undo));
 	ns_seg_layout_set(&lay, NS_SEG_STATS, sizeof(struct jarea) + hsize +
-	    ssize);
+	    ssize + NS_HH_BUCKET_BYTES);
 	ns_seg_layout_finish(&lay);
 	cr_assert_eq(ns_seg_create_private(&seg, &lay), 0);
 	cr_assert_eq(ns_journal_shm_init(&seg, 1, max_undo), 0);
 	ns_seg_publish(&seg);
 	return ns_seg_ptr(&seg, ns_seg_section(&seg, NS_SEG_STATS, NULL));
+}
+
+/* The journal tests' regions: the hh region on NS_HH_BUCKET_BYTES. */
+static void *
+jregion(struct jarea *ja)
+{
+	return (void *)NS_ALIGN_UP((uintptr_t)ja->region, NS_HH_BUCKET_BYTES);
 }
 
 /* A batch begins: the hh region logs its update count once (ns_hh_begin). */
@@ -554,7 +563,7 @@ Test(sketch, journal_rollback)
 	unsigned bound = ns_hh_cells_per_update(&hp) +
 	    ns_spread_cells_per_update(&spp);
 	struct jarea *ja = jsetup(hs, ss, 1000 * bound);
-	void *hh = ja->region, *sp = ja->region + hs;
+	void *hh = jregion(ja), *sp = (char *)hh + hs;
 	void *refh = region(hs), *refs = region(ss);
 	void *snap = region(hs + ss);
 	struct ns_jctx jc;
@@ -617,7 +626,7 @@ Test(sketch, journal_kill)
 	unsigned bound = ns_hh_cells_per_update(&hp) +
 	    ns_spread_cells_per_update(&spp);
 	struct jarea *ja = jsetup(hs, ss, 500 * bound);
-	void *hh = ja->region, *sp = ja->region + hs;
+	void *hh = jregion(ja), *sp = (char *)hh + hs;
 	void *snap = region(hs + ss), *done = region(hs + ss);
 	static const unsigned nth[] = { 1, 2, 17, 333, 1500 };
 	struct ns_jctx jc;
