@@ -441,6 +441,9 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 			return 1;
 		}
 	}
+	/* From the pid file on, a SIGTERM means a clean stop (init_files.sh
+	 * once sent one before the supervisor ran and got exit 143). */
+	ns_supervisor_catch_signals();
 	if ((pfd = pidfile_take(pidfile)) < 0)
 		return 1;
 	if (daemon_segment(&e, cfg->daemon.shm_name) != 0) {

@@ -252,27 +252,34 @@ sup_kill_all(struct ns_supervisor *s)
 		}
 }
 
+void
+ns_supervisor_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sup_on_signal;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 int
 ns_supervisor_run(struct ns_supervisor *s)
 {
-	struct sigaction sa;
 	sigset_t block, orig;
 	struct timespec ts;
 	double wait;
 	int failed;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sup_on_signal;
 	sigemptyset(&block);
 	sigaddset(&block, SIGCHLD);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &orig);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	ns_supervisor_catch_signals();
 	for (;;) {
 		sup_reap(s);
 		/* A tool killed in a read section must not stall the grace

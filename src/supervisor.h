@@ -67,5 +67,11 @@ int	 ns_supervisor_add(struct ns_supervisor *, const char *name,
  * or SIGTERM (the children are killed: an offline run keeps nothing).
  */
 int	 ns_supervisor_run(struct ns_supervisor *);
+/*
+ * Install the supervisor's handlers now (ns_supervisor_run does too): a
+ * stop or reload asked for while the caller is still setting up is then
+ * remembered, and acted on when the run starts, not fatal.
+ */
+void	 ns_supervisor_catch_signals(void);
 
 #endif /* NS_SUPERVISOR_H */
