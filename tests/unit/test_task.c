@@ -155,7 +155,7 @@ random_task(void)
 
 	memset(&fs, 0, sizeof(fs));
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (rnd() % 3 != 0)
+		if (rnd() % 3 != 0 || fs.n == NS_CONFIG_MAX_FIELDS)
 			continue;
 		fs.f[fs.n].field = all[i];
 		if (all[i] == NS_CONFIG_FIELD_SRCNET ||
