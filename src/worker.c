@@ -95,8 +95,8 @@ struct worker {
 	unsigned		 nmode[WK_NMODES];
 	struct wk_sketch	*upfront[NS_CONFIG_MAX_TASKS];
 	unsigned		 nupfront;
-	int			 added[NS_CONFIG_MAX_TASKS]; /* ns_table_add()
-					 * of the record being applied */
+	/* Per exact task, whether a WK_SPREAD_VIA task goes through it. */
+	uint8_t			 has_via[NS_CONFIG_MAX_TASKS];
 };
 
 /*
@@ -292,6 +292,20 @@ wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 		wk_spread_prefetch(wk, wk->mode[WK_SPREAD][t], i);
 }
 
+/* Record i made a flow in exact task t (or found it full). */
+static void
+wk_note_new(struct worker *wk, unsigned t, unsigned i)
+{
+	struct wk_sketch *sk;
+	unsigned k;
+
+	for (k = 0; k < wk->nmode[WK_SPREAD_VIA]; k++) {
+		sk = wk->mode[WK_SPREAD_VIA][k];
+		if (sk->via == (int)t)
+			sk->todo[sk->ntodo++] = (uint16_t)i;
+	}
+}
+
 static void
 wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 {
@@ -313,7 +327,9 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	for (t = 0; t < nt; t++) {
 		rc = ns_table_add(wk->shard[t], &wk->jc, *wk_hash(wk, i, t),
 		    wk_key(wk, i, t), r->ts_ns, r->wire_len, r->tcp_flags);
-		wk->added[t] = rc;
+		/* A new flow, or no room: its WK_SPREAD_VIA updates are due. */
+		if (rc != 0 && wk->has_via[t])
+			wk_note_new(wk, t, i);
 		if (rc == -ENOSPC) {
 			a->task[t].table_full++;
 			continue;
@@ -339,22 +355,16 @@ wk_spread(struct worker *wk, const struct wk_sketch *sk, unsigned i)
 }
 
 /*
- * The spread updates of record i (WK_SPREAD_VIA: noted for later); the
- * heavy hitters have a pass of their own.
+ * The WK_SPREAD updates of record i; WK_SPREAD_VIA ones are noted by
+ * wk_packet(), the heavy hitters have a pass of their own.
  */
 static void
 wk_sketches(struct worker *wk, unsigned i)
 {
-	struct wk_sketch *sk;
 	unsigned k;
 
 	for (k = 0; k < wk->nmode[WK_SPREAD]; k++)
 		wk_spread(wk, wk->mode[WK_SPREAD][k], i);
-	for (k = 0; k < wk->nmode[WK_SPREAD_VIA]; k++) {
-		sk = wk->mode[WK_SPREAD_VIA][k];
-		if (wk->added[sk->via] != 0)	/* a new flow, or no room */
-			sk->todo[sk->ntodo++] = (uint16_t)i;
-	}
 }
 
 /*
@@ -429,7 +439,7 @@ wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
 {
 	if (r->kind == NS_REC_PACKET) {
 		wk_packet(wk, r, i);
-		if (wk->nmode[WK_SPREAD] + wk->nmode[WK_SPREAD_VIA] != 0)
+		if (wk->nmode[WK_SPREAD] != 0)
 			wk_sketches(wk, i);
 	} else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
 		wk->acc->reason_frames[r->proto]++;
@@ -619,6 +629,8 @@ wk_plan(struct worker *wk)
 		sk->mode = !st->spread ? WK_HH : sk->via >= 0 ? WK_SPREAD_VIA :
 		    WK_SPREAD;
 		wk->mode[sk->mode][wk->nmode[sk->mode]++] = sk;
+		if (sk->mode == WK_SPREAD_VIA)
+			wk->has_via[sk->via] = 1;
 		if (sk->mode != WK_SPREAD_VIA && (sk->own_key || st->spread))
 			wk->upfront[wk->nupfront++] = sk;
 		if (st->spread && (sk->seen = calloc(WK_SEEN_SLOTS,
