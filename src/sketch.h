@@ -301,13 +301,25 @@ ns_sketch_index(uint64_t x, uint64_t s, uint64_t n)
 }
 
 /*
- * The candidate bucket of canonical hash hc (key_hash | 1), inline: a
- * worker finds it for every packet twice, to prefetch and to update.
+ * Where the candidate bucket of canonical hash hc (key_hash | 1) and its
+ * Count-Min cell of a row are, inline: a worker finds them for every
+ * packet twice, to prefetch and to update.
  */
-static inline uint64_t
-ns_hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
+#define NS_HH_CELL_BYTES	16	/* a Count-Min cell: packets, bytes */
+
+static inline char *
+ns_hh_bucket_at(const struct ns_sketch_hdr *h, uint64_t hc)
 {
-	return ns_sketch_index(hc, h->bucket_seed, h->nbuckets);
+	return (char *)h + h->off_lines + ns_sketch_index(hc, h->bucket_seed,
+	    h->nbuckets) * NS_HH_BUCKET_BYTES;
+}
+
+static inline char *
+ns_hh_cell_at(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
+{
+	return (char *)h + h->off_rows + NS_HH_CELL_BYTES *
+	    ((uint64_t)row * h->width + ns_sketch_index(hc, h->row_seed[row],
+	    h->width));
 }
 
 /*
@@ -320,16 +332,13 @@ ns_hh_prefetch(const void *mem, uint64_t key_hash)
 {
 	const struct ns_sketch_hdr *h = mem;
 	uint64_t hc = key_hash | 1;
-	const char *b = (const char *)h + h->off_lines +
-	    ns_hh_bucket(h, hc) * NS_HH_BUCKET_BYTES;
+	const char *b = ns_hh_bucket_at(h, hc);
 	unsigned r;
 
 	__builtin_prefetch(b, 1, 3);
 	__builtin_prefetch(b + NS_CACHELINE, 1, 3);
 	for (r = 0; r < h->depth; r++)
-		__builtin_prefetch((const char *)h + h->off_rows + 16 *
-		    ((uint64_t)r * h->width + ns_sketch_index(hc,
-		    h->row_seed[r], h->width)), 1, 3);
+		__builtin_prefetch(ns_hh_cell_at(h, r, hc), 1, 3);
 }
 
 #endif /* NS_SKETCH_H */

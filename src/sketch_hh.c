@@ -73,6 +73,7 @@ struct hh_slot {
 
 static_assert(sizeof(struct hh_bucket) == NS_HH_BUCKET_BYTES,
     "two lines per bucket");
+static_assert(sizeof(struct hh_cell) == NS_HH_CELL_BYTES, "cell size");
 
 static uint64_t
 hh_body_size(uint32_t key_size)
@@ -161,10 +162,9 @@ hh_above_floor(const struct ns_sketch_hdr *h, uint64_t x)
 /* ---- addressing */
 
 static inline struct hh_bucket *
-hh_line(const struct ns_sketch_hdr *h, uint64_t hc)
+hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
 {
-	return (struct hh_bucket *)((char *)h + h->off_lines) +
-	    ns_hh_bucket(h, hc);
+	return (struct hh_bucket *)ns_hh_bucket_at(h, hc);
 }
 
 static inline struct hh_body *
@@ -180,13 +180,8 @@ hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
 static inline struct hh_cell *
 hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
 {
-	uint64_t i = ns_sketch_index(hc, h->row_seed[row], h->width);
-
-	return (struct hh_cell *)((char *)h + h->off_rows) +
-	    (uint64_t)row * h->width + i;
+	return (struct hh_cell *)ns_hh_cell_at(h, row, hc);
 }
-
-
 
 /* ---- writer */
 
@@ -330,7 +325,7 @@ ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 {
 	struct ns_sketch_hdr *h = mem;
 	uint64_t hc = key_hash | 1;
-	struct hh_bucket *l = hh_line(h, hc);
+	struct hh_bucket *l = hh_bucket(h, hc);
 	unsigned i;
 
 	/* Logged once per batch by ns_hh_begin(). */
@@ -385,7 +380,7 @@ static int
 hh_find(const struct ns_sketch_hdr *h, uint64_t hc, const uint8_t *key,
     struct hh_slot *s)
 {
-	const struct hh_bucket *l = hh_line(h, hc);
+	const struct hh_bucket *l = hh_bucket(h, hc);
 	unsigned i;
 
 	for (i = 0; i < NS_HH_WAYS; i++)

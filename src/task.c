@@ -159,16 +159,35 @@ ns_task_key_hash(const struct ns_task *t, const uint8_t *key)
 }
 
 static int
+keyfield_equal(const struct ns_config_keyfield *a,
+    const struct ns_config_keyfield *b)
+{
+	return a->field == b->field && a->v4len == b->v4len &&
+	    a->v6len == b->v6len;
+}
+
+static int
 has_keyfield(const struct ns_task *t, const struct ns_config_keyfield *kf)
 {
 	unsigned i;
 
 	for (i = 0; i < t->fields.n; i++)
-		if (t->fields.f[i].field == kf->field &&
-		    t->fields.f[i].v4len == kf->v4len &&
-		    t->fields.f[i].v6len == kf->v6len)
+		if (keyfield_equal(&t->fields.f[i], kf))
 			return 1;
 	return 0;
+}
+
+int
+ns_task_same_key(const struct ns_task *a, const struct ns_task *b)
+{
+	unsigned i;
+
+	if (a->fields.n != b->fields.n || a->key_size != b->key_size)
+		return 0;
+	for (i = 0; i < a->fields.n; i++)
+		if (!keyfield_equal(&a->fields.f[i], &b->fields.f[i]))
+			return 0;
+	return 1;
 }
 
 /*

@@ -44,6 +44,8 @@ uint64_t ns_task_key(const struct ns_task *, const struct ns_record *rec,
 void	 ns_task_key_build(const struct ns_task *, const struct ns_record *rec,
 	    uint8_t *key);
 uint64_t ns_task_key_hash(const struct ns_task *, const uint8_t *key);
+/* 1 if a and b build the same key bytes from every record. */
+int	 ns_task_same_key(const struct ns_task *a, const struct ns_task *b);
 /*
  * 1 if packets with equal keys of t always have equal keys of sub: every
  * field of sub is one of t's (the IP version too, hidden or not).

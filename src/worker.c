@@ -95,8 +95,6 @@ struct worker {
 	unsigned		 nmode[WK_NMODES];
 	struct wk_sketch	*upfront[NS_CONFIG_MAX_TASKS];
 	unsigned		 nupfront;
-	/* Per exact task, whether a WK_SPREAD_VIA task goes through it. */
-	uint8_t			 has_via[NS_CONFIG_MAX_TASKS];
 };
 
 /*
@@ -328,7 +326,7 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 		rc = ns_table_add(wk->shard[t], &wk->jc, *wk_hash(wk, i, t),
 		    wk_key(wk, i, t), r->ts_ns, r->wire_len, r->tcp_flags);
 		/* A new flow, or no room: its WK_SPREAD_VIA updates are due. */
-		if (rc != 0 && wk->has_via[t])
+		if (rc != 0 && wk->nmode[WK_SPREAD_VIA] != 0)
 			wk_note_new(wk, t, i);
 		if (rc == -ENOSPC) {
 			a->task[t].table_full++;
@@ -576,21 +574,6 @@ wk_idle(unsigned *spins)
 	(*spins)++;
 }
 
-static int
-same_fields(const struct ns_task *a, const struct ns_task *b)
-{
-	unsigned i;
-
-	if (a->fields.n != b->fields.n || a->key_size != b->key_size)
-		return 0;
-	for (i = 0; i < a->fields.n; i++)
-		if (a->fields.f[i].field != b->fields.f[i].field ||
-		    a->fields.f[i].v4len != b->fields.f[i].v4len ||
-		    a->fields.f[i].v6len != b->fields.f[i].v6len)
-			return 0;
-	return 1;
-}
-
 /* An exact task whose key implies the spread task's pair, or -1. */
 static int
 wk_pair_via(const struct ns_engine *e, const struct ns_sketch_task *st)
@@ -621,7 +604,7 @@ wk_plan(struct worker *wk)
 		sk->elem_slot = e->ntasks + e->nsketches + k;
 		sk->own_key = 1;
 		for (t = 0; t < e->ntasks && sk->own_key; t++)
-			if (same_fields(&e->tasks[t], &st->flow)) {
+			if (ns_task_same_key(&e->tasks[t], &st->flow)) {
 				sk->key_slot = t;
 				sk->own_key = 0;
 			}
@@ -629,8 +612,6 @@ wk_plan(struct worker *wk)
 		sk->mode = !st->spread ? WK_HH : sk->via >= 0 ? WK_SPREAD_VIA :
 		    WK_SPREAD;
 		wk->mode[sk->mode][wk->nmode[sk->mode]++] = sk;
-		if (sk->mode == WK_SPREAD_VIA)
-			wk->has_via[sk->via] = 1;
 		if (sk->mode != WK_SPREAD_VIA && (sk->own_key || st->spread))
 			wk->upfront[wk->nupfront++] = sk;
 		if (st->spread && (sk->seen = calloc(WK_SEEN_SLOTS,
