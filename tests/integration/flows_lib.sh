@@ -152,6 +152,15 @@ kill_run() {
 	[ "$_rc" = 0 ] || fail "analyze exited $_rc after $KILLED kills: $(tail -5 "$_out.err")"
 }
 
+# same_or_fail EXPECTED GOT MESSAGE: fail with MESSAGE, and the first lines
+# of the difference (< expected, > got), unless the two files are equal.
+same_or_fail() {
+	if ! cmp -s "$1" "$2"; then
+		diff "$1" "$2" | head -20 >&2
+		fail "$3"
+	fi
+}
+
 # now_ms: the time in milliseconds.
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 

@@ -40,10 +40,8 @@ for spec in "6 5 ns-capture-0" "12 10 ns-capture-0 ns-worker-0 ns-worker-1"; do
 	[ "$KILLED" -ge "$min" ] ||
 		fail "only $KILLED kills of $* before analyze ended ($kill_ms ms): raise NS_KILL_PACKETS or NS_KILL_COPIES"
 	sort "$T/kill.jsonl" >"$T/kill.sorted"
-	if ! cmp -s "$T/ref.sorted" "$T/kill.sorted"; then
-		diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
-		fail "flows after $KILLED kills of $* differ from the reference run (< reference, > killed)"
-	fi
+	same_or_fail "$T/ref.sorted" "$T/kill.sorted" \
+		"flows after $KILLED kills of $* differ from the reference run (< reference, > killed)"
 	rb=$(grep -c "journal: rolled back a batch" "$T/kill.jsonl.err")
 	rs=$(grep -c "resuming at frame" "$T/kill.jsonl.err")
 	echo "ok: $KILLED kills ($(kill_tally "$T/kill.jsonl.kills"); $rs captures resumed mid-file, $rb workers rolled back a batch): $nref flow records identical to the undisturbed run ($ref_ms ms undisturbed, $kill_ms ms with kills)"

@@ -29,9 +29,7 @@ kill_run "$T/kill.yaml" "$T/big.pcap" "$T/kill.jsonl" 8 $(( ref_ms / 10 + 1 )) \
 	ns-export-flows
 [ "$KILLED" -ge 6 ] || fail "only $KILLED exporter kills before analyze ended"
 sort "$T/kill.jsonl" >"$T/kill.sorted"
-if ! cmp -s "$T/ref.sorted" "$T/kill.sorted"; then
-	diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
-	fail "flows after $KILLED exporter kills differ from the reference run"
-fi
+same_or_fail "$T/ref.sorted" "$T/kill.sorted" \
+	"flows after $KILLED exporter kills differ from the reference run"
 cut=$(grep -c "cut the output back" "$T/kill.jsonl.err")
 echo "ok: $KILLED exporter kills ($cut outputs cut back to a period's end): $(wc -l <"$T/ref.sorted") flow records, each exactly once, as in the undisturbed run"

@@ -55,10 +55,8 @@ analyze_flows "$T/alone.yaml" "$input" "$T/alone.jsonl" ||
 	fail "run without a shared exact task: $(cat "$T/alone.jsonl.err")"
 grep '"type"' "$T/ref.sorted" >"$T/ref.sketch"
 grep '"type"' "$T/alone.jsonl" | sort >"$T/alone.sketch"
-if ! cmp -s "$T/ref.sketch" "$T/alone.sketch"; then
-	diff "$T/ref.sketch" "$T/alone.sketch" | head -20 >&2
-	fail "sketch output depends on the exact tasks beside it"
-fi
+same_or_fail "$T/ref.sketch" "$T/alone.sketch" \
+	"sketch output depends on the exact tasks beside it"
 # And beside a full exact table: a packet it has no room for (-ENOSPC)
 # updates the spread task as a new flow does.
 sed 's/max_flows: 400000/max_flows: 3000/' "$T/kill.yaml" >"$T/full.yaml"
@@ -67,17 +65,13 @@ analyze_flows "$T/full.yaml" "$input" "$T/full.jsonl" ||
 grep -q 'table_full [1-9]' "$T/full.jsonl.err" ||
 	fail "the exact table of max_flows 3000 never filled up"
 grep '"type"' "$T/full.jsonl" | sort >"$T/full.sketch"
-if ! cmp -s "$T/ref.sketch" "$T/full.sketch"; then
-	diff "$T/ref.sketch" "$T/full.sketch" | head -20 >&2
-	fail "sketch output changes when the exact table is full"
-fi
+same_or_fail "$T/ref.sketch" "$T/full.sketch" \
+	"sketch output changes when the exact table is full"
 
 kill_run "$T/kill.yaml" "$input" "$T/kill.jsonl" 10 $(( ref_ms / 20 + 1 )) \
 	ns-worker-0 ns-worker-1
 [ "$KILLED" -ge 8 ] || fail "only $KILLED kills before analyze ended: raise NS_KILL_PACKETS"
 sort "$T/kill.jsonl" >"$T/kill.sorted"
-if ! cmp -s "$T/ref.sorted" "$T/kill.sorted"; then
-	diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
-	fail "output after $KILLED worker kills differs from the reference run"
-fi
+same_or_fail "$T/ref.sorted" "$T/kill.sorted" \
+	"output after $KILLED worker kills differs from the reference run"
 echo "ok: $KILLED worker kills ($(kill_tally "$T/kill.jsonl.kills")): $(grep -c '"type":"count"' "$T/ref.sorted") count, $(grep -c '"type":"size"' "$T/ref.sorted") size and $(grep -c '"type":"spread"' "$T/ref.sorted") spread entries and $(grep -vc '"type"' "$T/ref.sorted") flows identical to the undisturbed run"

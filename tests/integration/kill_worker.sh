@@ -36,9 +36,7 @@ kill_ms=$(( $(now_ms) - t0 ))
 [ "$KILLED" -ge 10 ] ||
 	fail "only $KILLED kills before analyze ended ($kill_ms ms): raise NS_KILL_PACKETS or NS_KILL_COPIES"
 sort "$T/kill.jsonl" >"$T/kill.sorted"
-if ! cmp -s "$T/ref.sorted" "$T/kill.sorted"; then
-	diff "$T/ref.sorted" "$T/kill.sorted" | head -20 >&2
-	fail "flows after $KILLED worker kills differ from the reference run (< reference, > killed)"
-fi
+same_or_fail "$T/ref.sorted" "$T/kill.sorted" \
+	"flows after $KILLED worker kills differ from the reference run (< reference, > killed)"
 rb=$(grep -c "journal: rolled back a batch" "$T/kill.jsonl.err")
 echo "ok: $KILLED worker kills ($(kill_tally "$T/kill.jsonl.kills"); $rb restarted workers rolled back a batch): $nref flow records identical to the undisturbed run ($ref_ms ms undisturbed, $kill_ms ms with kills)"
