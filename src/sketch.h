@@ -27,6 +27,7 @@
 #ifndef NS_SKETCH_H
 #define NS_SKETCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "atomic.h"
@@ -108,16 +109,35 @@ unsigned	 ns_hh_cells_per_update(const struct ns_sketch_params *);
 /* No writer, no reader (after a grace period): back to the empty state. */
 void		 ns_hh_clear(void *mem);
 
-/* Start loading the key's candidate bucket. */
-static inline void ns_hh_prefetch(const void *mem, uint64_t key_hash);
 /*
  * A journaled writer calls ns_hh_begin() once per batch, before its first
  * update: the region's update count is logged there and then stored
  * plainly by every update of the batch (one undo entry, not one each).
  */
 void		 ns_hh_begin(void *mem, struct ns_jctx *jc);
+
+/*
+ * n packets, as the caller keeps them: packet i's key hash at
+ * hash[i * hash_stride], its key at key + i * key_stride, its byte count
+ * (a uint32_t) at (const char *)bytes + i * bytes_stride.
+ */
+struct ns_hh_batch {
+	const uint64_t	*hash;
+	const uint8_t	*key;
+	const uint32_t	*bytes;
+	size_t		 hash_stride, key_stride, bytes_stride;
+	unsigned	 n;
+};
+
+/*
+ * The packets of b, in order: the region ends as ns_hh_update() of each
+ * in turn leaves it (that is this with n = 1), for much less.
+ */
+void		 ns_hh_update_batch(void *mem, struct ns_jctx *jc,
+		    const struct ns_hh_batch *b);
+/* One packet of bytes (< 2^32, as a batch's byte counts). */
 void		 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
-		    uint64_t key_hash, uint64_t bytes);
+		    uint64_t key_hash, uint32_t bytes);
 
 /*
  * Keys whose merged packets (bytes with NS_HH_BY_BYTES) are at least
@@ -147,9 +167,20 @@ void		 ns_spread_clear(void *mem);
  */
 uint64_t	 ns_spread_pair(const void *mem, uint64_t key_hash,
 		    uint64_t elem_hash);
-/* Start loading the lines the pair's update will touch. */
-void		 ns_spread_prefetch(const void *mem, uint64_t key_hash,
-		    uint64_t pair);
+
+/* One update: a key, its hash, and the pair hash of (key, element). */
+struct ns_spread_input {
+	const uint8_t	*key;
+	uint64_t	 key_hash;
+	uint64_t	 pair;
+};
+
+/*
+ * The updates of in[0, n), in order: the region ends as ns_spread_add()
+ * of each in turn leaves it (that is this with n = 1), for less.
+ */
+void		 ns_spread_add_batch(void *mem, struct ns_jctx *jc,
+		    const struct ns_spread_input *in, unsigned n);
 void		 ns_spread_add(void *mem, struct ns_jctx *jc, const uint8_t *key,
 		    uint64_t key_hash, uint64_t pair);
 /* ns_spread_add() of ns_spread_pair(). */
@@ -298,47 +329,6 @@ static inline uint64_t
 ns_sketch_index(uint64_t x, uint64_t s, uint64_t n)
 {
 	return ns_sketch_range(x * (s | 1), n);
-}
-
-/*
- * Where the candidate bucket of canonical hash hc (key_hash | 1) and its
- * Count-Min cell of a row are, inline: a worker finds them for every
- * packet twice, to prefetch and to update.
- */
-#define NS_HH_CELL_BYTES	16	/* a Count-Min cell: packets, bytes */
-
-static inline char *
-ns_hh_bucket_at(const struct ns_sketch_hdr *h, uint64_t hc)
-{
-	return (char *)h + h->off_lines + ns_sketch_index(hc, h->bucket_seed,
-	    h->nbuckets) * NS_HH_BUCKET_BYTES;
-}
-
-static inline char *
-ns_hh_cell_at(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
-{
-	return (char *)h + h->off_rows + NS_HH_CELL_BYTES *
-	    ((uint64_t)row * h->width + ns_sketch_index(hc, h->row_seed[row],
-	    h->width));
-}
-
-/*
- * The bucket's two lines, and the Count-Min cells too, though only keys
- * that are not candidates read them: a quarter of the packets or more,
- * and each would miss.
- */
-static inline void
-ns_hh_prefetch(const void *mem, uint64_t key_hash)
-{
-	const struct ns_sketch_hdr *h = mem;
-	uint64_t hc = key_hash | 1;
-	const char *b = ns_hh_bucket_at(h, hc);
-	unsigned r;
-
-	__builtin_prefetch(b, 1, 3);
-	__builtin_prefetch(b + NS_CACHELINE, 1, 3);
-	for (r = 0; r < h->depth; r++)
-		__builtin_prefetch(ns_hh_cell_at(h, r, hc), 1, 3);
 }
 
 #endif /* NS_SKETCH_H */

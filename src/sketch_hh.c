@@ -73,7 +73,6 @@ struct hh_slot {
 
 static_assert(sizeof(struct hh_bucket) == NS_HH_BUCKET_BYTES,
     "two lines per bucket");
-static_assert(sizeof(struct hh_cell) == NS_HH_CELL_BYTES, "cell size");
 
 static uint64_t
 hh_body_size(uint32_t key_size)
@@ -150,21 +149,34 @@ ns_hh_clear(void *mem)
  * light key -- about fifteen journaled stores per packet of the light
  * tail, for nothing.  Heavy keys pass it long before they matter.
  */
-static inline int
-hh_above_floor(const struct ns_sketch_hdr *h, uint64_t x)
+static inline uint64_t
+hh_floor_div(const struct ns_sketch_hdr *h)
 {
-	uint64_t d = 4ull * h->nbuckets * NS_HH_WAYS, p = h->packets;
-
-	/* x >= floor(p / d) iff (x + 1) * d > p: no division per packet. */
-	return (unsigned __int128)(x + 1) * d > p;
+	return 4ull * h->nbuckets * NS_HH_WAYS;
 }
 
-/* ---- addressing */
+/* x >= floor(packets / d) iff (x + 1) * d > packets: no division. */
+static inline int
+hh_above_floor(uint64_t d, uint64_t packets, uint64_t x)
+{
+	return (unsigned __int128)(x + 1) * d > packets;
+}
+
+/* ---- addressing: of canonical hash hc, key_hash | 1 */
 
 static inline struct hh_bucket *
 hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
 {
-	return (struct hh_bucket *)ns_hh_bucket_at(h, hc);
+	return (struct hh_bucket *)((char *)h + h->off_lines) +
+	    ns_sketch_index(hc, h->bucket_seed, h->nbuckets);
+}
+
+static inline struct hh_cell *
+hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
+{
+	return (struct hh_cell *)((char *)h + h->off_rows) +
+	    (uint64_t)row * h->width + ns_sketch_index(hc, h->row_seed[row],
+	    h->width);
 }
 
 static inline struct hh_body *
@@ -175,12 +187,6 @@ hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
 	    h + h->off_lines)) * NS_HH_WAYS + way;
 
 	return (struct hh_body *)((char *)h + h->off_bodies + slot * h->stride);
-}
-
-static inline struct hh_cell *
-hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
-{
-	return (struct hh_cell *)ns_hh_cell_at(h, row, hc);
 }
 
 /* ---- writer */
@@ -194,23 +200,36 @@ ns_hh_begin(void *mem, struct ns_jctx *jc)
 		ns_journal_log(jc, &h->packets);
 }
 
-/* The CM-CU estimate of key hc: the minimum over the rows. */
+/* The CM-CU estimate of a key of the given cells: the row minimum. */
 static inline void
-hh_cm_estimate(const struct ns_sketch_hdr *h, uint64_t hc,
-    struct hh_cell **cells, uint64_t *ep, uint64_t *eb)
+hh_cm_min(unsigned depth, struct hh_cell *const *cells, uint64_t *ep,
+    uint64_t *eb)
 {
 	uint64_t p = UINT64_MAX, b = UINT64_MAX, v;
+	const struct hh_cell *c;
 	unsigned r;
 
-	for (r = 0; r < h->depth; r++) {
-		cells[r] = hh_cell(h, r, hc);
-		if ((v = ns_load_relaxed(&cells[r]->pkts)) < p)
+	for (r = 0; r < depth; r++) {
+		c = cells[r];
+		if ((v = ns_load_relaxed(&c->pkts)) < p)
 			p = v;
-		if ((v = ns_load_relaxed(&cells[r]->bytes)) < b)
+		if ((v = ns_load_relaxed(&c->bytes)) < b)
 			b = v;
 	}
 	*ep = p;
 	*eb = b;
+}
+
+/* The CM-CU estimate of key hc, and its cells. */
+static inline void
+hh_cm_estimate(const struct ns_sketch_hdr *h, uint64_t hc,
+    struct hh_cell **cells, uint64_t *ep, uint64_t *eb)
+{
+	unsigned r, depth = h->depth;
+
+	for (r = 0; r < depth; r++)
+		cells[r] = hh_cell(h, r, hc);
+	hh_cm_min(depth, cells, ep, eb);
 }
 
 /*
@@ -219,17 +238,18 @@ hh_cm_estimate(const struct ns_sketch_hdr *h, uint64_t hc,
  * the noise of CM-CU far below plain Count-Min's.
  */
 static inline void
-hh_cm_add(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
-    struct hh_cell **cells, uint64_t ep, uint64_t eb, uint64_t ap,
-    uint64_t ab)
+hh_cm_add(unsigned depth, struct ns_jctx *jc, struct hh_cell *const *cells,
+    uint64_t ep, uint64_t eb, uint64_t ap, uint64_t ab)
 {
+	struct hh_cell *c;
 	unsigned r;
 
-	for (r = 0; r < h->depth; r++) {
-		if (cells[r]->pkts < ep + ap)
-			ns_journal_set(jc, &cells[r]->pkts, ep + ap);
-		if (cells[r]->bytes < eb + ab)
-			ns_journal_set(jc, &cells[r]->bytes, eb + ab);
+	for (r = 0; r < depth; r++) {
+		c = cells[r];
+		if (c->pkts < ep + ap)
+			ns_journal_set(jc, &c->pkts, ep + ap);
+		if (c->bytes < eb + ab)
+			ns_journal_set(jc, &c->bytes, eb + ab);
 	}
 }
 
@@ -243,7 +263,7 @@ hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	uint64_t ep, eb;
 
 	hh_cm_estimate(h, l->state[way], cells, &ep, &eb);
-	hh_cm_add(h, jc, cells, ep, eb, l->pkts[way] - l->prior_pkts[way],
+	hh_cm_add(h->depth, jc, cells, ep, eb, l->pkts[way] - l->prior_pkts[way],
 	    l->bytes[way] - b->prior_bytes);
 	ns_journal_set(jc, &l->state[way], 0);
 	/*
@@ -296,52 +316,170 @@ hh_victim(const struct hh_bucket *l)
 }
 
 /*
- * A key that is not a candidate: into its bucket, or into the Count-Min.
- * Apart from the hit path, whose frame it would otherwise weigh down.
+ * A key that is not a candidate but is above the floor, estimate ep
+ * packets and eb bytes before this one: admitted, into a free slot or in
+ * place of the bucket's smallest if it now outweighs it.  Returns 1 if it
+ * was; else the caller adds the packet to the Count-Min.  Out of line: it
+ * is rare, and would weigh down the loop's frame.
  */
-static __attribute__((noinline)) void
-hh_miss(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
-    const uint8_t *key, uint64_t hc, uint64_t bytes)
+static __attribute__((noinline)) int
+hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
+    const uint8_t *key, uint64_t hc, uint64_t ep, uint64_t eb, uint64_t bytes)
 {
-	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
-	uint64_t ep, eb;
-	unsigned i;
+	unsigned i = hh_victim(l);
 
-	hh_cm_estimate(h, hc, cells, &ep, &eb);
-	/* Most misses are light keys under the floor: no victim to find. */
-	if (hh_above_floor(h, ep + 1)) {
-		i = hh_victim(l);
-		if (l->state[i] == 0 || ep + 1 > l->pkts[i]) {
-			hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
-			return;
-		}
+	if (l->state[i] != 0 && ep + 1 <= l->pkts[i])
+		return 0;
+	hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
+	return 1;
+}
+
+#define HH_CHUNK	128	/* updates located together */
+#define HH_AHEAD	8	/* updates between a prefetch and its use */
+
+/*
+ * Where the updates of a chunk go, as indices: found in one tight loop,
+ * the region's geometry in registers, before any store (a store to a
+ * shared cell could alias the header, and reload it).
+ */
+struct hh_where {
+	uint64_t	hc[HH_CHUNK];
+	uint32_t	bucket[HH_CHUNK];
+	uint32_t	cell[NS_SKETCH_DEPTH_MAX][HH_CHUNK];	/* in the row */
+};
+
+/* Packet i of b's key hash, key and byte count. */
+static inline uint64_t
+hh_in_hash(const struct ns_hh_batch *b, unsigned i)
+{
+	return b->hash[i * b->hash_stride];
+}
+
+static inline const uint8_t *
+hh_in_key(const struct ns_hh_batch *b, unsigned i)
+{
+	return b->key + i * b->key_stride;
+}
+
+static inline uint32_t
+hh_in_bytes(const struct ns_hh_batch *b, unsigned i)
+{
+	return *(const uint32_t *)((const char *)b->bytes +
+	    i * b->bytes_stride);
+}
+
+/* Where packets [o, o + n) of b go. */
+static void
+hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
+    unsigned o, unsigned n, struct hh_where *w)
+{
+	uint64_t bseed = h->bucket_seed | 1, nb = h->nbuckets;
+	uint64_t width = h->width, seed;
+	unsigned r, j, depth = h->depth;
+
+	for (j = 0; j < n; j++) {
+		w->hc[j] = hh_in_hash(b, o + j) | 1;
+		w->bucket[j] = (uint32_t)ns_sketch_range(w->hc[j] * bseed, nb);
 	}
-	hh_cm_add(h, jc, cells, ep, eb, 1, bytes);
+	for (r = 0; r < depth; r++) {
+		seed = h->row_seed[r] | 1;
+		for (j = 0; j < n; j++)
+			w->cell[r][j] = (uint32_t)ns_sketch_range(w->hc[j] *
+			    seed, width);
+	}
+}
+
+/*
+ * The bucket's two lines, and the Count-Min cells too, though only keys
+ * that are not candidates read them: a third of the packets or more, and
+ * each would miss.
+ */
+static inline void
+hh_prefetch(struct hh_bucket *lines, struct hh_cell *rows, uint64_t width,
+    unsigned depth, const struct hh_where *w, unsigned j)
+{
+	unsigned r;
+
+	__builtin_prefetch(&lines[w->bucket[j]], 1, 3);
+	__builtin_prefetch((char *)&lines[w->bucket[j]] + NS_CACHELINE, 1, 3);
+	for (r = 0; r < depth; r++)
+		__builtin_prefetch(&rows[r * width + w->cell[r][j]], 1, 3);
+}
+
+/* Packets [o, o + n) of b, each prefetched HH_AHEAD before it. */
+static void
+hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    const struct ns_hh_batch *b, unsigned o, unsigned n,
+    const struct hh_where *w)
+{
+	struct hh_bucket *lines = (struct hh_bucket *)((char *)h +
+	    h->off_lines), *l;
+	struct hh_cell *rows = (struct hh_cell *)((char *)h + h->off_rows);
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	uint64_t width = h->width, packets = h->packets, fd = hh_floor_div(h);
+	uint64_t hc, ep, eb, bytes;
+	unsigned i, j, r, depth = h->depth;
+
+	for (j = 0; j < HH_AHEAD && j < n; j++)
+		hh_prefetch(lines, rows, width, depth, w, j);
+	for (j = 0; j < n; j++) {
+		if (j + HH_AHEAD < n)
+			hh_prefetch(lines, rows, width, depth, w, j + HH_AHEAD);
+		l = &lines[w->bucket[j]];
+		hc = w->hc[j];
+		packets++;
+		/*
+		 * The writer reads its own cells: plain loads suffice.  A
+		 * candidate is known by its 64-bit hash here (see the top of
+		 * the file): a hit touches the bucket's two lines and nothing
+		 * else.  Unrolled: at -O2 the compares would cost a loop.
+		 */
+#pragma GCC unroll 4
+		for (i = 0; i < NS_HH_WAYS; i++)
+			if (l->state[i] == hc)
+				break;
+		if (i < NS_HH_WAYS) {
+			ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
+			ns_journal_set(jc, &l->bytes[i], l->bytes[i] +
+			    hh_in_bytes(b, o + j));
+			continue;
+		}
+		/* A miss: into the bucket, or into the Count-Min. */
+		for (r = 0; r < depth; r++)
+			cells[r] = &rows[r * width + w->cell[r][j]];
+		hh_cm_min(depth, cells, &ep, &eb);
+		bytes = hh_in_bytes(b, o + j);
+		/* Most misses are light keys under the floor: no victim to
+		 * find.  The floor is of the count with this packet in it. */
+		if (hh_above_floor(fd, packets, ep + 1) && hh_take(h, jc, l,
+		    hh_in_key(b, o + j), hc, ep, eb, bytes))
+			continue;
+		hh_cm_add(depth, jc, cells, ep, eb, 1, bytes);
+	}
+	/* Logged once per batch by ns_hh_begin(). */
+	ns_store_relaxed(&h->packets, packets);
+}
+
+void
+ns_hh_update_batch(void *mem, struct ns_jctx *jc, const struct ns_hh_batch *b)
+{
+	struct hh_where w;
+	unsigned o, c;
+
+	for (o = 0; o < b->n; o += c) {
+		c = b->n - o < HH_CHUNK ? b->n - o : HH_CHUNK;
+		hh_locate(mem, b, o, c, &w);
+		hh_apply(mem, jc, b, o, c, &w);
+	}
 }
 
 void
 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
-    uint64_t key_hash, uint64_t bytes)
+    uint64_t key_hash, uint32_t bytes)
 {
-	struct ns_sketch_hdr *h = mem;
-	uint64_t hc = key_hash | 1;
-	struct hh_bucket *l = hh_bucket(h, hc);
-	unsigned i;
+	struct ns_hh_batch b = { &key_hash, key, &bytes, 0, 0, 0, 1 };
 
-	/* Logged once per batch by ns_hh_begin(). */
-	ns_store_relaxed(&h->packets, h->packets + 1);
-	/*
-	 * The writer reads its own cells: plain loads suffice.  A candidate
-	 * is known by its 64-bit hash here (see the top of the file): the
-	 * hit touches the bucket's two lines and nothing else.
-	 */
-	for (i = 0; i < NS_HH_WAYS; i++)
-		if (l->state[i] == hc) {
-			ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
-			ns_journal_set(jc, &l->bytes[i], l->bytes[i] + bytes);
-			return;
-		}
-	hh_miss(h, jc, l, key, hc, bytes);
+	ns_hh_update_batch(mem, jc, &b);
 }
 
 /* ---- readers */

@@ -131,40 +131,21 @@ sp_reg_cell(const struct ns_sketch_hdr *h, uint64_t *bk, unsigned j)
 	return bk + 1 + h->key_words + j / NS_SPREAD_REGS_PER_CELL;
 }
 
-/* Per row the lines of the owner word and of the register. */
-void
-ns_spread_prefetch(const void *mem, uint64_t key_hash, uint64_t pair)
-{
-	const struct ns_sketch_hdr *h = mem;
-	uint64_t rho, *bk;
-	unsigned r, j;
-
-	sp_reg(h, pair, &j, &rho);
-	for (r = 0; r < h->depth; r++) {
-		bk = sp_bucket(h, r, key_hash >> 5);
-		__builtin_prefetch(bk, 1, 3);
-		__builtin_prefetch(sp_reg_cell(h, bk, j), 1, 3);
-	}
-}
-
 /* ---- writer */
 
-/* Give the bucket to key when its pair outranks the owner's (not on a tie). */
-static void
+/*
+ * Give the bucket to key when its pair outranks the owner's (not on a
+ * tie).  Out of line: most updates stop at the level test before it.
+ */
+static __attribute__((noinline)) void
 sp_own(const struct ns_sketch_hdr *h, struct ns_jctx *jc, uint64_t *bk,
-    const uint64_t *kw, uint64_t tag, uint64_t rho)
+    const uint8_t *key, uint64_t tag, uint64_t rho)
 {
-	uint64_t o = bk[0], lvl = o >> SP_LEVEL_SHIFT;
+	uint64_t kw[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)] = { 0 };
+	uint64_t o = bk[0];
 	unsigned i;
 
-	/*
-	 * The incumbent keeps the bucket on a tie: owner levels only grow,
-	 * so applying a pair again never changes the owner -- which makes
-	 * the update idempotent, and lets a worker skip repeated pairs.  Up
-	 * to its level nothing changes, whoever the key: no compare.
-	 */
-	if (o != 0 && rho <= lvl)
-		return;
+	memcpy(kw, key, h->key_size);
 	if (o != 0 && (o & SP_TAG_MASK) == tag &&
 	    ns_sketch_key_equal(bk + 1, kw, 8 * h->key_words)) {
 		ns_journal_set(jc, bk, rho << SP_LEVEL_SHIFT | tag);
@@ -200,27 +181,98 @@ ns_spread_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 	    ns_spread_pair(mem, key_hash, elem_hash));
 }
 
+#define SP_CHUNK	64	/* updates located together */
+#define SP_AHEAD	4	/* updates between a prefetch and its use:
+				 * each loads two lines per row */
+
+/* The buckets of a chunk's updates, found before any store. */
+struct sp_where {
+	uint64_t	*bk[NS_SKETCH_DEPTH_MAX][SP_CHUNK];
+};
+
+static void
+sp_locate(const struct ns_sketch_hdr *h, const struct ns_spread_input *in,
+    unsigned n, struct sp_where *w)
+{
+	unsigned r, j, depth = h->depth;
+
+	for (r = 0; r < depth; r++)
+		for (j = 0; j < n; j++)
+			w->bk[r][j] = sp_bucket(h, r, in[j].key_hash >> 5);
+}
+
+/* Per row the lines of the owner word and of the register. */
+static inline void
+sp_prefetch(const struct ns_sketch_hdr *h, unsigned depth,
+    const struct ns_spread_input *in, const struct sp_where *w, unsigned j)
+{
+	uint64_t rho;
+	unsigned r, reg;
+
+	sp_reg(h, in[j].pair, &reg, &rho);
+	for (r = 0; r < depth; r++) {
+		__builtin_prefetch(w->bk[r][j], 1, 3);
+		__builtin_prefetch(sp_reg_cell(h, w->bk[r][j], reg), 1, 3);
+	}
+}
+
+static void
+sp_apply(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    const struct ns_spread_input *in, unsigned n, const struct sp_where *w)
+{
+	uint64_t tag, rho, *bk, *cell, cur;
+	unsigned r, j, reg, shift, depth = h->depth;
+
+	for (j = 0; j < SP_AHEAD && j < n; j++)
+		sp_prefetch(h, depth, in, w, j);
+	for (j = 0; j < n; j++) {
+		if (j + SP_AHEAD < n)
+			sp_prefetch(h, depth, in, w, j + SP_AHEAD);
+		sp_reg(h, in[j].pair, &reg, &rho);
+		shift = (reg % NS_SPREAD_REGS_PER_CELL) * 5;
+		tag = in[j].key_hash >> 5;
+		for (r = 0; r < depth; r++) {
+			bk = w->bk[r][j];
+			cell = sp_reg_cell(h, bk, reg);
+			cur = (*cell >> shift) & SP_RHO_MAX;
+			if (rho > cur)
+				ns_journal_set(jc, cell, (*cell &
+				    ~((uint64_t)SP_RHO_MAX << shift)) |
+				    rho << shift);
+			/*
+			 * The incumbent keeps the bucket on a tie: owner
+			 * levels only grow, so applying a pair again never
+			 * changes the owner -- which makes the update
+			 * idempotent, and lets a worker skip repeated pairs.
+			 * Up to its level nothing changes, whoever the key.
+			 */
+			if (bk[0] == 0 || rho > bk[0] >> SP_LEVEL_SHIFT)
+				sp_own(h, jc, bk, in[j].key, tag, rho);
+		}
+	}
+}
+
+void
+ns_spread_add_batch(void *mem, struct ns_jctx *jc,
+    const struct ns_spread_input *in, unsigned n)
+{
+	struct sp_where w;
+	unsigned c;
+
+	for (; n > 0; in += c, n -= c) {
+		c = n < SP_CHUNK ? n : SP_CHUNK;
+		sp_locate(mem, in, c, &w);
+		sp_apply(mem, jc, in, c, &w);
+	}
+}
+
 void
 ns_spread_add(void *mem, struct ns_jctx *jc, const uint8_t *key,
     uint64_t key_hash, uint64_t pair)
 {
-	const struct ns_sketch_hdr *h = mem;
-	uint64_t kw[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)] = { 0 };
-	uint64_t tag = key_hash >> 5, rho, *bk, *cell, cur;
-	unsigned r, j, shift;
+	struct ns_spread_input in = { key, key_hash, pair };
 
-	sp_reg(h, pair, &j, &rho);
-	shift = (j % NS_SPREAD_REGS_PER_CELL) * 5;
-	memcpy(kw, key, h->key_size);
-	for (r = 0; r < h->depth; r++) {
-		bk = sp_bucket(h, r, tag);
-		cell = sp_reg_cell(h, bk, j);
-		cur = (*cell >> shift) & SP_RHO_MAX;
-		if (rho > cur)
-			ns_journal_set(jc, cell, (*cell & ~((uint64_t)SP_RHO_MAX <<
-			    shift)) | rho << shift);
-		sp_own(h, jc, bk, kw, tag, rho);
-	}
+	ns_spread_add_batch(mem, jc, &in, 1);
 }
 
 /* ---- readers */

@@ -42,17 +42,15 @@
 #define WK_PREFETCH	8	/* records between prefetch and use */
 
 /*
- * How a worker applies a sketch task (wk_plan()):
- *   WK_HH          heavy hitters, key and hash made up front with the
- *                  exact tasks' (or taken from the exact task of the same
- *                  key), the candidate line prefetched;
- *   WK_SPREAD      a spread task, keys, hashes and pair hash made up
- *                  front, its buckets prefetched;
- *   WK_SPREAD_VIA  a spread task whose pair an exact task's key implies:
- *                  applied after the batch's records, for the flows new
- *                  to that exact task only (see wk_deferred()).
+ * How a worker applies a sketch task (wk_plan()), in a pass of its own
+ * after the exact updates of the batch (wk_hh_pass(), wk_spread_pass()):
+ *   WK_HH      heavy hitters: key and hash made up front with the exact
+ *              tasks' (or taken from the exact task of the same key);
+ *   WK_SPREAD  super-spreaders: keys, hashes and pair hash made in the
+ *              pass, for every packet -- or, when an exact task's key
+ *              implies the pair (via), for the flows new to that task.
  */
-enum wk_mode { WK_HH, WK_SPREAD, WK_SPREAD_VIA, WK_NMODES };
+enum wk_mode { WK_HH, WK_SPREAD, WK_NMODES };
 
 static_assert(NS_ENGINE_BATCH <= 65536, "record indices fit wk_sketch.todo");
 
@@ -62,9 +60,9 @@ struct wk_sketch {
 	unsigned	 key_slot;	/* key and hash slot of the flow key */
 	unsigned	 elem_slot;	/* spread: element key; pair hash */
 	int		 own_key;	/* the flow key is made for it */
-	int		 via;		/* WK_SPREAD_VIA: the exact task */
+	int		 via;		/* spread: the exact task, or -1 */
 	uint64_t	*seen;		/* spread: the pairs applied lately */
-	uint16_t	*todo;		/* WK_SPREAD_VIA: records to apply */
+	uint16_t	*todo;		/* spread: the records to apply */
 	unsigned	 ntodo;
 };
 
@@ -81,20 +79,22 @@ struct worker {
 	struct ns_worker_stats	*st;		/* shared, journaled */
 	struct ns_worker_stats	*acc;		/* this batch's deltas */
 	uint64_t		 ncells;
-	/* Keys and hashes of a batch, made before applying it so that the
-	 * table entries can be prefetched: per record nkeys keys and
-	 * hashes: exact tasks, sketch flow keys, sketch element keys (whose
-	 * hash slot holds the spread pair hash). */
+	/* Keys and hashes of a batch: per record nkeys keys and hashes:
+	 * exact tasks, sketch flow keys, sketch element keys (whose hash
+	 * slot holds the spread pair hash).  Those of the exact tasks and
+	 * heavy hitters are made before the batch is applied, so that the
+	 * entries can be prefetched; the spread tasks make theirs. */
 	uint8_t			*keys;
 	uint64_t		*hashes;
 	unsigned		 nkeys;
 	struct wk_sketch	 sk[NS_CONFIG_MAX_TASKS];
-	/* The sketch tasks by mode, and those that make keys up front: the
-	 * per-record loops visit only the tasks they have work for. */
+	/* The sketch tasks by mode, and the heavy hitters that make their
+	 * own keys up front. */
 	struct wk_sketch	*mode[WK_NMODES][NS_CONFIG_MAX_TASKS];
 	unsigned		 nmode[WK_NMODES];
 	struct wk_sketch	*upfront[NS_CONFIG_MAX_TASKS];
 	unsigned		 nupfront;
+	unsigned		 nvia;		/* spread tasks with via */
 };
 
 /*
@@ -260,18 +260,6 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 
 /* ---- applying records ------------------------------------------------- */
 
-/* Start loading the lines a spread update of record i will touch. */
-static void
-wk_spread_prefetch(struct worker *wk, const struct wk_sketch *sk, unsigned i)
-{
-	uint64_t pair = *wk_hash(wk, i, sk->elem_slot);
-
-	/* A pair in the cache will not be applied: nothing to load. */
-	if (pair == 0 || *wk_seen(sk, pair) != pair)
-		ns_spread_prefetch(wk->sketch[sk->task],
-		    *wk_hash(wk, i, sk->key_slot), pair);
-}
-
 /*
  * Start loading the entries of record i, a few records ahead of the one
  * being applied: far enough to hide a miss, near enough not to queue more
@@ -286,8 +274,6 @@ wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 		return;
 	for (t = 0; t < wk->e->ntasks; t++)
 		ns_table_prefetch(wk->shard[t], *wk_hash(wk, i, t));
-	for (t = 0; t < wk->nmode[WK_SPREAD]; t++)
-		wk_spread_prefetch(wk, wk->mode[WK_SPREAD][t], i);
 }
 
 /* Record i made a flow in exact task t (or found it full). */
@@ -297,8 +283,8 @@ wk_note_new(struct worker *wk, unsigned t, unsigned i)
 	struct wk_sketch *sk;
 	unsigned k;
 
-	for (k = 0; k < wk->nmode[WK_SPREAD_VIA]; k++) {
-		sk = wk->mode[WK_SPREAD_VIA][k];
+	for (k = 0; k < wk->nmode[WK_SPREAD]; k++) {
+		sk = wk->mode[WK_SPREAD][k];
 		if (sk->via == (int)t)
 			sk->todo[sk->ntodo++] = (uint16_t)i;
 	}
@@ -325,8 +311,8 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	for (t = 0; t < nt; t++) {
 		rc = ns_table_add(wk->shard[t], &wk->jc, *wk_hash(wk, i, t),
 		    wk_key(wk, i, t), r->ts_ns, r->wire_len, r->tcp_flags);
-		/* A new flow, or no room: its WK_SPREAD_VIA updates are due. */
-		if (rc != 0 && wk->nmode[WK_SPREAD_VIA] != 0)
+		/* A new flow, or no room: its via spread updates are due. */
+		if (rc != 0 && wk->nvia != 0)
 			wk_note_new(wk, t, i);
 		if (rc == -ENOSPC) {
 			a->task[t].table_full++;
@@ -338,61 +324,56 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	}
 }
 
-/* The spread update of record i, unless its pair was applied lately. */
-static void
-wk_spread(struct worker *wk, const struct wk_sketch *sk, unsigned i)
-{
-	uint64_t pair = *wk_hash(wk, i, sk->elem_slot);
-	uint64_t *slot = wk_seen(sk, pair);
-
-	if (pair != 0 && *slot == pair)
-		return;
-	ns_spread_add(wk->sketch[sk->task], &wk->jc,
-	    wk_key(wk, i, sk->key_slot), *wk_hash(wk, i, sk->key_slot), pair);
-	*slot = pair;
-}
-
 /*
- * The WK_SPREAD updates of record i; WK_SPREAD_VIA ones are noted by
- * wk_packet(), the heavy hitters have a pass of their own.
+ * The spread updates of records rec[0, n) (indices in the batch), in
+ * order, after the batch's records: only they touch the task's region,
+ * so applying them later in the same journaled batch leaves it as
+ * applying them in turn would.  A pair applied lately is skipped (see
+ * WK_SEEN_SLOTS); the others go to ns_spread_add_batch().
  */
 static void
-wk_sketches(struct worker *wk, unsigned i)
+wk_spread_apply(struct worker *wk, const struct wk_sketch *sk,
+    const struct ns_record *recs, const uint16_t *rec, unsigned n)
 {
-	unsigned k;
+	struct ns_spread_input in[NS_ENGINE_BATCH];
+	uint64_t pair, *slot;
+	unsigned j, i, nin = 0;
 
-	for (k = 0; k < wk->nmode[WK_SPREAD]; k++)
-		wk_spread(wk, wk->mode[WK_SPREAD][k], i);
+	for (j = 0; j < n; j++)
+		wk_sketch_keys(wk, sk, &recs[rec[j]], rec[j]);
+	for (j = 0; j < n; j++) {
+		i = rec[j];
+		wk_sketch_hashes(wk, sk, i);
+		pair = *wk_hash(wk, i, sk->elem_slot);
+		slot = wk_seen(sk, pair);
+		if (pair != 0 && *slot == pair)
+			continue;
+		*slot = pair;
+		in[nin++] = (struct ns_spread_input){
+			.key = wk_key(wk, i, sk->key_slot),
+			.key_hash = *wk_hash(wk, i, sk->key_slot),
+			.pair = pair,
+		};
+	}
+	ns_spread_add_batch(wk->sketch[sk->task], &wk->jc, in, nin);
 }
 
-/*
- * The WK_SPREAD_VIA updates of the batch, in record order, after its
- * records: only they touch the task's region, so applying them later in
- * the same journaled batch leaves it as applying them in turn would --
- * and here their keys can be made and their buckets prefetched together.
- */
+/* Every spread task's updates of records [0, m). */
 static void
-wk_deferred(struct worker *wk, const struct ns_record *recs)
+wk_spread_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
 {
 	struct wk_sketch *sk;
-	unsigned k, j;
+	unsigned k, i;
 
-	for (k = 0; k < wk->nmode[WK_SPREAD_VIA]; k++) {
-		sk = wk->mode[WK_SPREAD_VIA][k];
-		if (sk->ntodo == 0)
-			continue;
-		for (j = 0; j < sk->ntodo; j++)
-			wk_sketch_keys(wk, sk, &recs[sk->todo[j]], sk->todo[j]);
-		for (j = 0; j < sk->ntodo; j++)
-			wk_sketch_hashes(wk, sk, sk->todo[j]);
-		for (j = 0; j < WK_PREFETCH && j < sk->ntodo; j++)
-			wk_spread_prefetch(wk, sk, sk->todo[j]);
-		for (j = 0; j < sk->ntodo; j++) {
-			if (j + WK_PREFETCH < sk->ntodo)
-				wk_spread_prefetch(wk, sk,
-				    sk->todo[j + WK_PREFETCH]);
-			wk_spread(wk, sk, sk->todo[j]);
-		}
+	for (k = 0; k < wk->nmode[WK_SPREAD]; k++) {
+		sk = wk->mode[WK_SPREAD][k];
+		/* Without via, every packet's; with it, as wk_note_new()
+		 * listed them. */
+		if (sk->via < 0)
+			for (i = sk->ntodo = 0; i < m; i++)
+				if (recs[i].kind == NS_REC_PACKET)
+					sk->todo[sk->ntodo++] = (uint16_t)i;
+		wk_spread_apply(wk, sk, recs, sk->todo, sk->ntodo);
 		sk->ntodo = 0;
 	}
 }
@@ -407,27 +388,28 @@ static void
 wk_hh_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
 {
 	const struct wk_sketch *sk;
-	unsigned k, i;
-	void *mem;
+	struct ns_hh_batch b;
+	unsigned k, i, j;
 
 	for (k = 0; k < wk->nmode[WK_HH]; k++) {
 		sk = wk->mode[WK_HH][k];
-		mem = wk->sketch[sk->task];
-		for (i = 0; i < WK_PREFETCH && i < m; i++)
-			if (recs[i].kind == NS_REC_PACKET)
-				ns_hh_prefetch(mem, *wk_hash(wk, i,
-				    sk->key_slot));
-		for (i = 0; i < m; i++) {
-			/* Only packets have keys: a skipped frame has none. */
-			if (i + WK_PREFETCH < m &&
-			    recs[i + WK_PREFETCH].kind == NS_REC_PACKET)
-				ns_hh_prefetch(mem, *wk_hash(wk, i + WK_PREFETCH,
-				    sk->key_slot));
-			if (recs[i].kind == NS_REC_PACKET)
-				ns_hh_update(mem, &wk->jc,
-				    wk_key(wk, i, sk->key_slot),
-				    *wk_hash(wk, i, sk->key_slot),
-				    recs[i].wire_len);
+		/* Runs of packets: a skipped frame has no key. */
+		for (i = 0; i < m; i = j + 1) {
+			for (j = i; j < m && recs[j].kind == NS_REC_PACKET; j++)
+				;
+			if (j == i)
+				continue;
+			b = (struct ns_hh_batch){
+				.hash = wk_hash(wk, i, sk->key_slot),
+				.key = wk_key(wk, i, sk->key_slot),
+				.bytes = &recs[i].wire_len,
+				.hash_stride = wk->nkeys,
+				.key_stride = (size_t)wk->nkeys *
+				    NS_TABLE_KEY_MAX,
+				.bytes_stride = sizeof(*recs),
+				.n = j - i,
+			};
+			ns_hh_update_batch(wk->sketch[sk->task], &wk->jc, &b);
 		}
 	}
 }
@@ -435,11 +417,9 @@ wk_hh_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
 static void
 wk_apply(struct worker *wk, const struct ns_record *r, unsigned i)
 {
-	if (r->kind == NS_REC_PACKET) {
+	if (r->kind == NS_REC_PACKET)
 		wk_packet(wk, r, i);
-		if (wk->nmode[WK_SPREAD] != 0)
-			wk_sketches(wk, i);
-	} else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
+	else if (r->kind == NS_REC_SKIPPED && r->proto < NS_PARSE_NREASONS) {
 		wk->acc->reason_frames[r->proto]++;
 		wk->acc->reason_bytes[r->proto] += r->wire_len;
 	}
@@ -472,7 +452,7 @@ wk_batch(struct worker *wk, struct ns_ring_cons *c,
 			NS_INJECT("worker.mid_batch");
 	}
 	wk_hh_pass(wk, recs, m);
-	wk_deferred(wk, recs);
+	wk_spread_pass(wk, recs, m);
 	wk_acc_flush(wk);
 	ns_ring_consume(c, i);
 	NS_INJECT("worker.before_commit");
@@ -609,15 +589,15 @@ wk_plan(struct worker *wk)
 				sk->own_key = 0;
 			}
 		sk->via = st->spread ? wk_pair_via(e, st) : -1;
-		sk->mode = !st->spread ? WK_HH : sk->via >= 0 ? WK_SPREAD_VIA :
-		    WK_SPREAD;
+		sk->mode = st->spread ? WK_SPREAD : WK_HH;
+		wk->nvia += sk->via >= 0;
 		wk->mode[sk->mode][wk->nmode[sk->mode]++] = sk;
-		if (sk->mode != WK_SPREAD_VIA && (sk->own_key || st->spread))
+		if (sk->mode == WK_HH && sk->own_key)
 			wk->upfront[wk->nupfront++] = sk;
 		if (st->spread && (sk->seen = calloc(WK_SEEN_SLOTS,
 		    sizeof(uint64_t))) == NULL)
 			fatal("calloc");
-		if (sk->mode == WK_SPREAD_VIA && (sk->todo = calloc(
+		if (st->spread && (sk->todo = calloc(
 		    NS_ENGINE_BATCH, sizeof(*sk->todo))) == NULL)
 			fatal("calloc");
 	}

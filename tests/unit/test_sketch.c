@@ -369,6 +369,82 @@ Test(sketch, deterministic)
 	free(sb);
 }
 
+/*
+ * Batches of any size, their packets kept at strides as the worker keeps
+ * them, leave the region byte for byte as one update per packet does:
+ * also across the batch's internal chunks, with admissions and evictions
+ * (a small table, a low floor) between hits of one bucket.
+ */
+Test(sketch, hh_batch_equals_single_updates)
+{
+	struct ns_sketch_params p = { .width = 128, .depth = 3, .top_k = 64,
+	    .key_size = KS, .seed = 11 };
+	enum { NP = 30000, KSTRIDE = 40 };
+	uint64_t size = ns_hh_shm_size(&p), hash[2 * 700];
+	void *one = region(size), *bat = region(size);
+	static uint8_t keys[700 * KSTRIDE];
+	/* Byte counts inside a record-like stride, as the worker's. */
+	struct { uint64_t pad; uint32_t bytes; uint32_t pad2; } rec[700];
+	struct ns_hh_batch b;
+	uint32_t i, j, n, batches = 0;
+
+	ns_hh_shm_init(one, &p);
+	ns_hh_shm_init(bat, &p);
+	for (i = 0; i < NP; i += n, batches++) {
+		/* 1 to 700 packets: one chunk, several, and a partial one. */
+		n = 1 + (uint32_t)(XXH3_64bits(&i, 4) % 700);
+		if (n > NP - i)
+			n = NP - i;
+		for (j = 0; j < n; j++) {
+			hash[2 * j] = mkkey(skewed(i + j, 2000),
+			    &keys[j * KSTRIDE]);
+			rec[j].bytes = 40 + (i + j) % 1460;
+			ns_hh_update(one, NULL, &keys[j * KSTRIDE],
+			    hash[2 * j], rec[j].bytes);
+		}
+		b = (struct ns_hh_batch){ .hash = hash, .key = keys,
+		    .bytes = &rec[0].bytes, .hash_stride = 2,
+		    .key_stride = KSTRIDE, .bytes_stride = sizeof(rec[0]),
+		    .n = n };
+		ns_hh_update_batch(bat, NULL, &b);
+		cr_assert_eq(memcmp(one, bat, size), 0, "after batch %u", batches);
+	}
+	free(one);
+	free(bat);
+}
+
+/* The same for spread updates: batches equal one update at a time. */
+Test(sketch, spread_batch_equals_single_updates)
+{
+	struct ns_sketch_params p = sp_params();
+	enum { NP = 30000 };
+	uint64_t size = ns_spread_shm_size(&p);
+	void *one = region(size), *bat = region(size);
+	static uint8_t keys[200][KS];
+	struct ns_spread_input in[200];
+	uint32_t i, j, n, batches = 0;
+	uint64_t h;
+
+	ns_spread_shm_init(one, &p);
+	ns_spread_shm_init(bat, &p);
+	for (i = 0; i < NP; i += n, batches++) {
+		/* 1 to 200 updates: one chunk, several, and a partial one. */
+		n = 1 + (uint32_t)(XXH3_64bits(&i, 4) % 200);
+		if (n > NP - i)
+			n = NP - i;
+		for (j = 0; j < n; j++) {
+			h = mkkey(skewed(i + j, 300), keys[j]);
+			in[j] = (struct ns_spread_input){ keys[j], h,
+			    ns_spread_pair(one, h, (i + j) % 4000) };
+			ns_spread_add(one, NULL, keys[j], h, in[j].pair);
+		}
+		ns_spread_add_batch(bat, NULL, in, n);
+		cr_assert_eq(memcmp(one, bat, size), 0, "after batch %u", batches);
+	}
+	free(one);
+	free(bat);
+}
+
 /* ---- super-spreaders */
 
 Test(sketch, spread_counts_distinct)
