@@ -165,7 +165,7 @@ void		 ns_spread_clear(void *mem);
  * what.  Equal pairs have equal pair hashes in every region of a task, so
  * a writer may use it to recognise a pair it applied lately.
  */
-uint64_t	 ns_spread_pair(const void *mem, uint64_t key_hash,
+static inline uint64_t ns_spread_pair(const void *mem, uint64_t key_hash,
 		    uint64_t elem_hash);
 
 /* One update: a key, its hash, and the pair hash of (key, element). */
@@ -329,6 +329,16 @@ static inline uint64_t
 ns_sketch_index(uint64_t x, uint64_t s, uint64_t n)
 {
 	return ns_sketch_range(x * (s | 1), n);
+}
+
+/* Inline: a worker makes one for every spread update. */
+static inline uint64_t
+ns_spread_pair(const void *mem, uint64_t key_hash, uint64_t elem_hash)
+{
+	const struct ns_sketch_hdr *h = mem;
+
+	return ns_sketch_mix(key_hash ^ ns_sketch_mix(elem_hash ^
+	    h->bucket_seed));
 }
 
 #endif /* NS_SKETCH_H */

@@ -102,15 +102,6 @@ sp_bucket(const struct ns_sketch_hdr *h, unsigned r, uint64_t tag)
 	    ((uint64_t)r * h->width + i) * h->stride);
 }
 
-uint64_t
-ns_spread_pair(const void *mem, uint64_t key_hash, uint64_t elem_hash)
-{
-	const struct ns_sketch_hdr *h = mem;
-
-	return ns_sketch_mix(key_hash ^ ns_sketch_mix(elem_hash ^
-	    h->bucket_seed));
-}
-
 /*
  * The register a pair sets (index j, rank rho), the same in every row:
  * the pair hash's low half picks the register, its high half is the rank.

@@ -58,7 +58,6 @@ struct wk_sketch {
 	enum wk_mode	 mode;
 	unsigned	 task;		/* index in e->sketches */
 	unsigned	 key_slot;	/* key and hash slot of the flow key */
-	unsigned	 elem_slot;	/* spread: element key; pair hash */
 	int		 own_key;	/* the flow key is made for it */
 	int		 via;		/* spread: the exact task, or -1 */
 	uint64_t	*seen;		/* spread: the pairs applied lately */
@@ -79,14 +78,16 @@ struct worker {
 	struct ns_worker_stats	*st;		/* shared, journaled */
 	struct ns_worker_stats	*acc;		/* this batch's deltas */
 	uint64_t		 ncells;
-	/* Keys and hashes of a batch: per record nkeys keys and hashes:
-	 * exact tasks, sketch flow keys, sketch element keys (whose hash
-	 * slot holds the spread pair hash).  Those of the exact tasks and
-	 * heavy hitters are made before the batch is applied, so that the
-	 * entries can be prefetched; the spread tasks make theirs. */
+	/* Keys and hashes of a batch, made before it is applied so that the
+	 * entries can be prefetched: per record nkeys keys and hashes, of
+	 * the exact tasks, then of the sketch tasks that make their own
+	 * (heavy hitters only fill theirs). */
 	uint8_t			*keys;
 	uint64_t		*hashes;
 	unsigned		 nkeys;
+	/* The spread pass's flow and element keys, a batch each. */
+	uint8_t			(*sp_fkey)[NS_TABLE_KEY_MAX];
+	uint8_t			(*sp_ekey)[NS_TABLE_KEY_MAX];
 	struct wk_sketch	 sk[NS_CONFIG_MAX_TASKS];
 	/* The sketch tasks by mode, and the heavy hitters that make their
 	 * own keys up front. */
@@ -198,34 +199,6 @@ wk_seen(const struct wk_sketch *sk, uint64_t pair)
 	return &sk->seen[pair & (WK_SEEN_SLOTS - 1)];
 }
 
-/* Build the keys a sketch task needs of record r (its slots of i). */
-static void
-wk_sketch_keys(struct worker *wk, const struct wk_sketch *sk,
-    const struct ns_record *r, unsigned i)
-{
-	const struct ns_sketch_task *st = &wk->e->sketches[sk->task];
-
-	if (sk->own_key)
-		ns_task_key_build(&st->flow, r, wk_key(wk, i, sk->key_slot));
-	if (sk->mode != WK_HH)
-		ns_task_key_build(&st->elem, r, wk_key(wk, i, sk->elem_slot));
-}
-
-/* Hash them, after building: the key bytes have left the store buffer. */
-static void
-wk_sketch_hashes(struct worker *wk, const struct wk_sketch *sk, unsigned i)
-{
-	const struct ns_sketch_task *st = &wk->e->sketches[sk->task];
-	uint64_t *kh = wk_hash(wk, i, sk->key_slot);
-
-	if (sk->own_key)
-		*kh = ns_task_key_hash(&st->flow, wk_key(wk, i, sk->key_slot));
-	if (sk->mode != WK_HH)
-		*wk_hash(wk, i, sk->elem_slot) = ns_spread_pair(
-		    wk->sketch[sk->task], *kh, ns_task_key_hash(&st->elem,
-		    wk_key(wk, i, sk->elem_slot)));
-}
-
 /*
  * Keys and hashes of records [0, n): per record, one key per exact task,
  * and those of the sketch tasks that make theirs up front.  Keys first,
@@ -245,7 +218,8 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 			ns_task_key_build(&e->tasks[t], &recs[i],
 			    wk_key(wk, i, t));
 		for (k = 0; k < wk->nupfront; k++)
-			wk_sketch_keys(wk, wk->upfront[k], &recs[i], i);
+			ns_task_key_build(&e->sketches[wk->upfront[k]->task].flow,
+			    &recs[i], wk_key(wk, i, wk->upfront[k]->key_slot));
 	}
 	for (i = 0; i < n; i++) {
 		if (recs[i].kind != NS_REC_PACKET)
@@ -254,7 +228,9 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 			*wk_hash(wk, i, t) = ns_task_key_hash(&e->tasks[t],
 			    wk_key(wk, i, t));
 		for (k = 0; k < wk->nupfront; k++)
-			wk_sketch_hashes(wk, wk->upfront[k], i);
+			*wk_hash(wk, i, wk->upfront[k]->key_slot) =
+			    ns_task_key_hash(&e->sketches[wk->upfront[k]->task].
+			    flow, wk_key(wk, i, wk->upfront[k]->key_slot));
 	}
 }
 
@@ -335,27 +311,34 @@ static void
 wk_spread_apply(struct worker *wk, const struct wk_sketch *sk,
     const struct ns_record *recs, const uint16_t *rec, unsigned n)
 {
+	const struct ns_sketch_task *st = &wk->e->sketches[sk->task];
 	struct ns_spread_input in[NS_ENGINE_BATCH];
-	uint64_t pair, *slot;
-	unsigned j, i, nin = 0;
+	uint8_t (*fk)[NS_TABLE_KEY_MAX] = wk->sp_fkey;
+	uint8_t (*ek)[NS_TABLE_KEY_MAX] = wk->sp_ekey;
+	void *mem = wk->sketch[sk->task];
+	uint64_t kh, pair, *slot;
+	unsigned j, nin = 0;
 
-	for (j = 0; j < n; j++)
-		wk_sketch_keys(wk, sk, &recs[rec[j]], rec[j]);
+	/* Keys first, hashes after (see wk_prepare()). */
 	for (j = 0; j < n; j++) {
-		i = rec[j];
-		wk_sketch_hashes(wk, sk, i);
-		pair = *wk_hash(wk, i, sk->elem_slot);
+		if (sk->own_key)
+			ns_task_key_build(&st->flow, &recs[rec[j]], fk[j]);
+		ns_task_key_build(&st->elem, &recs[rec[j]], ek[j]);
+	}
+	for (j = 0; j < n; j++) {
+		kh = sk->own_key ? ns_task_key_hash(&st->flow, fk[j]) :
+		    *wk_hash(wk, rec[j], sk->key_slot);
+		pair = ns_spread_pair(mem, kh, ns_task_key_hash(&st->elem,
+		    ek[j]));
 		slot = wk_seen(sk, pair);
 		if (pair != 0 && *slot == pair)
 			continue;
 		*slot = pair;
-		in[nin++] = (struct ns_spread_input){
-			.key = wk_key(wk, i, sk->key_slot),
-			.key_hash = *wk_hash(wk, i, sk->key_slot),
-			.pair = pair,
-		};
+		in[nin++] = (struct ns_spread_input){ .key = sk->own_key ?
+		    fk[j] : wk_key(wk, rec[j], sk->key_slot), .key_hash = kh,
+		    .pair = pair };
 	}
-	ns_spread_add_batch(wk->sketch[sk->task], &wk->jc, in, nin);
+	ns_spread_add_batch(mem, &wk->jc, in, nin);
 }
 
 /* Every spread task's updates of records [0, m). */
@@ -574,14 +557,13 @@ wk_plan(struct worker *wk)
 	const struct ns_engine *e = wk->e;
 	unsigned k, t;
 
-	wk->nkeys = e->ntasks + 2 * e->nsketches;
+	wk->nkeys = e->ntasks + e->nsketches;
 	for (k = 0; k < e->nsketches; k++) {
 		const struct ns_sketch_task *st = &e->sketches[k];
 		struct wk_sketch *sk = &wk->sk[k];
 
 		sk->task = k;
 		sk->key_slot = e->ntasks + k;
-		sk->elem_slot = e->ntasks + e->nsketches + k;
 		sk->own_key = 1;
 		for (t = 0; t < e->ntasks && sk->own_key; t++)
 			if (ns_task_same_key(&e->tasks[t], &st->flow)) {
@@ -622,8 +604,11 @@ wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 	wk->keys = malloc((size_t)NS_ENGINE_BATCH * wk->nkeys *
 	    NS_TABLE_KEY_MAX);
 	wk->hashes = malloc((size_t)NS_ENGINE_BATCH * wk->nkeys * 8);
+	wk->sp_fkey = malloc(NS_ENGINE_BATCH * sizeof(*wk->sp_fkey));
+	wk->sp_ekey = malloc(NS_ENGINE_BATCH * sizeof(*wk->sp_ekey));
 	if (wk->acc == NULL || wk->cons == NULL || wk->parked == NULL ||
-	    wk->keys == NULL || wk->hashes == NULL)
+	    wk->keys == NULL || wk->hashes == NULL || wk->sp_fkey == NULL ||
+	    wk->sp_ekey == NULL)
 		fatal("calloc");
 	wk_acc_reset(wk);
 	if ((rc = ns_journal_attach(&wk->jc, &e->seg, w)) != 0)
