@@ -334,127 +334,165 @@ hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
 	return 1;
 }
 
-#define HH_CHUNK	128	/* updates located together */
-#define HH_AHEAD	8	/* updates between a prefetch and its use */
+#define HH_CHUNK	256	/* updates located together */
+#define HH_AHEAD	8	/* updates between a bucket prefetch and its use */
+#define HH_MISS_AHEAD	12	/* guessed misses between a Count-Min
+				 * prefetch and its use */
 
 /*
  * Where the updates of a chunk go, as indices: found in one tight loop,
  * the region's geometry in registers, before any store (a store to a
- * shared cell could alias the header, and reload it).
+ * shared cell could alias the header, and reload it).  And which slot
+ * holds the key now: a guess, as an earlier update of the chunk may
+ * change the bucket, but a good one -- and a key it calls a candidate
+ * needs neither its Count-Min cells loaded nor its bucket searched.
  */
 struct hh_where {
 	uint64_t	hc[HH_CHUNK];
 	uint32_t	bucket[HH_CHUNK];
-	uint32_t	cell[NS_SKETCH_DEPTH_MAX][HH_CHUNK];	/* in the row */
+	uint32_t	cell[NS_SKETCH_DEPTH_MAX][HH_CHUNK];	/* in the rows */
+	uint16_t	way[HH_CHUNK];	/* NS_HH_WAYS: not a candidate */
+	/* The updates guessed to miss, then HH_CHUNK: none after. */
+	uint16_t	miss[HH_CHUNK + 1];
+	unsigned	nmiss;
 };
 
-/* Packet i of b's key hash, key and byte count. */
-static inline uint64_t
-hh_in_hash(const struct ns_hh_batch *b, unsigned i)
+/* The slot of bucket l holding hc, or NS_HH_WAYS: no branch per way. */
+static inline unsigned
+hh_way(const struct hh_bucket *l, uint64_t hc)
 {
-	return b->hash[i * b->hash_stride];
-}
+	unsigned i, m = 0;
 
-static inline const uint8_t *
-hh_in_key(const struct ns_hh_batch *b, unsigned i)
-{
-	return b->key + i * b->key_stride;
-}
-
-static inline uint32_t
-hh_in_bytes(const struct ns_hh_batch *b, unsigned i)
-{
-	return *(const uint32_t *)((const char *)b->bytes +
-	    i * b->bytes_stride);
+#pragma GCC unroll 4
+	for (i = 0; i < NS_HH_WAYS; i++)
+		m |= (unsigned)(l->state[i] == hc) << i;
+	return m != 0 ? (unsigned)__builtin_ctz(m) : NS_HH_WAYS;
 }
 
 /* Where packets [o, o + n) of b go. */
 static void
 hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
-    unsigned o, unsigned n, struct hh_where *w)
+    unsigned o, unsigned n, struct hh_where *restrict w)
 {
+	const struct hh_bucket *lines = (const struct hh_bucket *)
+	    ((const char *)h + h->off_lines);
+	const uint64_t *hash = b->hash + o * b->hash_stride;
 	uint64_t bseed = h->bucket_seed | 1, nb = h->nbuckets;
-	uint64_t width = h->width, seed;
-	unsigned r, j, depth = h->depth;
+	uint64_t width = h->width, hs = b->hash_stride, seed, hc;
+	unsigned r, j, way, nmiss = 0, depth = h->depth;
 
 	for (j = 0; j < n; j++) {
-		w->hc[j] = hh_in_hash(b, o + j) | 1;
-		w->bucket[j] = (uint32_t)ns_sketch_range(w->hc[j] * bseed, nb);
+		w->hc[j] = hc = hash[j * hs] | 1;
+		w->bucket[j] = (uint32_t)ns_sketch_range(hc * bseed, nb);
+		/* The candidate lines are few and hot: cached, mostly. */
+		w->way[j] = (uint16_t)(way = hh_way(&lines[w->bucket[j]], hc));
+		w->miss[nmiss] = (uint16_t)j;
+		nmiss += way == NS_HH_WAYS;
 	}
+	w->miss[nmiss] = HH_CHUNK;
+	w->nmiss = nmiss;
+	/* Cells from the first row's (depth * width < 2^29). */
 	for (r = 0; r < depth; r++) {
 		seed = h->row_seed[r] | 1;
 		for (j = 0; j < n; j++)
-			w->cell[r][j] = (uint32_t)ns_sketch_range(w->hc[j] *
-			    seed, width);
+			w->cell[r][j] = (uint32_t)(r * width + ns_sketch_range(
+			    w->hc[j] * seed, width));
 	}
 }
 
 /*
- * The bucket's two lines, and the Count-Min cells too, though only keys
- * that are not candidates read them: a third of the packets or more, and
- * each would miss.
+ * Two distances.  The candidate lines are few and mostly cached: a few
+ * updates ahead is enough.  The Count-Min cells of a miss are anywhere in
+ * the rows and come from far: they are loaded a dozen misses ahead -- a
+ * fixed number of updates ahead would leave a miss after a run of hits
+ * too little time, and cells a hit never reads would pollute the cache.
  */
 static inline void
-hh_prefetch(struct hh_bucket *lines, struct hh_cell *rows, uint64_t width,
-    unsigned depth, const struct hh_where *w, unsigned j)
+hh_prefetch_bucket(struct hh_bucket *lines, const struct hh_where *w,
+    unsigned j)
+{
+	__builtin_prefetch(&lines[w->bucket[j]], 1, 3);
+	__builtin_prefetch((char *)&lines[w->bucket[j]] + NS_CACHELINE, 1, 3);
+}
+
+static inline void
+hh_prefetch_cells(struct hh_cell *rows, unsigned depth,
+    const struct hh_where *w, unsigned m)
 {
 	unsigned r;
 
-	__builtin_prefetch(&lines[w->bucket[j]], 1, 3);
-	__builtin_prefetch((char *)&lines[w->bucket[j]] + NS_CACHELINE, 1, 3);
-	for (r = 0; r < depth; r++)
-		__builtin_prefetch(&rows[r * width + w->cell[r][j]], 1, 3);
+	if (m < w->nmiss)
+		for (r = 0; r < depth; r++)
+			__builtin_prefetch(&rows[w->cell[r][w->miss[m]]], 1, 3);
 }
 
-/* Packets [o, o + n) of b, each prefetched HH_AHEAD before it. */
+/*
+ * A miss: into the bucket (hh_take()), or into the Count-Min.  Its
+ * cells are those of update j of the chunk.
+ */
+static inline void
+hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
+    struct hh_cell *rows, const struct hh_where *w, unsigned j,
+    uint64_t fd, uint64_t packets, const uint8_t *key, uint64_t bytes)
+{
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	unsigned r, depth = h->depth;
+	uint64_t ep, eb;
+
+	for (r = 0; r < depth; r++)
+		cells[r] = &rows[w->cell[r][j]];
+	hh_cm_min(depth, cells, &ep, &eb);
+	/* Most misses are light keys under the floor: no victim to find.
+	 * The floor is of the count with this packet in it. */
+	if (hh_above_floor(fd, packets, ep + 1) &&
+	    hh_take(h, jc, l, key, w->hc[j], ep, eb, bytes))
+		return;
+	hh_cm_add(depth, jc, cells, ep, eb, 1, bytes);
+}
+
+/* Packets [o, o + n) of b, in order. */
 static void
 hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
     const struct ns_hh_batch *b, unsigned o, unsigned n,
-    const struct hh_where *w)
+    const struct hh_where *restrict w)
 {
 	struct hh_bucket *lines = (struct hh_bucket *)((char *)h +
 	    h->off_lines), *l;
 	struct hh_cell *rows = (struct hh_cell *)((char *)h + h->off_rows);
-	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
-	uint64_t width = h->width, packets = h->packets, fd = hh_floor_div(h);
-	uint64_t hc, ep, eb, bytes;
-	unsigned i, j, r, depth = h->depth;
+	const uint8_t *key = b->key + o * b->key_stride;
+	const char *bytes = (const char *)b->bytes + o * b->bytes_stride;
+	uint64_t packets = h->packets, fd = hh_floor_div(h);
+	uint64_t ks = b->key_stride, bs = b->bytes_stride, hc, v;
+	unsigned i, j, m, depth = h->depth;
 
 	for (j = 0; j < HH_AHEAD && j < n; j++)
-		hh_prefetch(lines, rows, width, depth, w, j);
-	for (j = 0; j < n; j++) {
+		hh_prefetch_bucket(lines, w, j);
+	for (m = 0; m < HH_MISS_AHEAD; m++)
+		hh_prefetch_cells(rows, depth, w, m);
+	for (j = 0, m = 0; j < n; j++) {
 		if (j + HH_AHEAD < n)
-			hh_prefetch(lines, rows, width, depth, w, j + HH_AHEAD);
+			hh_prefetch_bucket(lines, w, j + HH_AHEAD);
+		/* At a guessed miss, load the cells of the one a dozen on. */
+		if (w->miss[m] == j)
+			hh_prefetch_cells(rows, depth, w, m++ + HH_MISS_AHEAD);
 		l = &lines[w->bucket[j]];
 		hc = w->hc[j];
+		v = *(const uint32_t *)(bytes + j * bs);
 		packets++;
 		/*
 		 * The writer reads its own cells: plain loads suffice.  A
 		 * candidate is known by its 64-bit hash here (see the top of
 		 * the file): a hit touches the bucket's two lines and nothing
-		 * else.  Unrolled: at -O2 the compares would cost a loop.
+		 * else.  The guess first.
 		 */
-#pragma GCC unroll 4
-		for (i = 0; i < NS_HH_WAYS; i++)
-			if (l->state[i] == hc)
-				break;
+		if ((i = w->way[j]) == NS_HH_WAYS || l->state[i] != hc)
+			i = hh_way(l, hc);
 		if (i < NS_HH_WAYS) {
 			ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
-			ns_journal_set(jc, &l->bytes[i], l->bytes[i] +
-			    hh_in_bytes(b, o + j));
-			continue;
-		}
-		/* A miss: into the bucket, or into the Count-Min. */
-		for (r = 0; r < depth; r++)
-			cells[r] = &rows[r * width + w->cell[r][j]];
-		hh_cm_min(depth, cells, &ep, &eb);
-		bytes = hh_in_bytes(b, o + j);
-		/* Most misses are light keys under the floor: no victim to
-		 * find.  The floor is of the count with this packet in it. */
-		if (hh_above_floor(fd, packets, ep + 1) && hh_take(h, jc, l,
-		    hh_in_key(b, o + j), hc, ep, eb, bytes))
-			continue;
-		hh_cm_add(depth, jc, cells, ep, eb, 1, bytes);
+			ns_journal_set(jc, &l->bytes[i], l->bytes[i] + v);
+		} else
+			hh_miss(h, jc, l, rows, w, j, fd, packets,
+			    key + j * ks, v);
 	}
 	/* Logged once per batch by ns_hh_begin(). */
 	ns_store_relaxed(&h->packets, packets);
