@@ -8,7 +8,8 @@
  * conservative update that holds everything else.  Super-spreaders
  * (ns_spread_): a SpreadSketch whose buckets keep a HyperLogLog of the
  * (key, element) pairs and the key of highest HLL level.  The choice, the
- * memory formulas and the measured accuracy are in doc/sketch-notes.md.
+ * memory formulas and the measured accuracy are in doc/ARCHITECTURE.md
+ * ("Sketch tasks").
  *
  * A region holds no pointers, only offsets from its own start, and is
  * laid out once from the parameters: ns_*_shm_size() is the task's memory,
@@ -190,7 +191,7 @@ void		 ns_spread_update(void *mem, struct ns_jctx *jc,
 /*
  * Keys with an estimated number of distinct elements of at least
  * threshold; err_bound is two standard errors of the estimate
- * (probabilistic, see doc/sketch-notes.md).  Returns as ns_hh_query().
+ * (probabilistic, see doc/ARCHITECTURE.md).  Returns as ns_hh_query().
  */
 int		 ns_spread_query(const void *const *regions, unsigned nregions,
 		    uint64_t threshold, ns_sketch_fn fn, void *arg);
