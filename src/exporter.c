@@ -64,8 +64,24 @@ exp_live(struct ns_engine *e, const struct ns_sink *sink, unsigned slot,
 	}
 }
 
-/* Wait until every worker has left generation g. */
-static void
+/*
+ * Generation g is the end of an earlier run and this run's inputs have
+ * ended without a packet past it: a daemon restarted on the segment of a
+ * file it had read to the end.  Nothing will close g.
+ */
+static int
+exp_ends_at(const struct ns_engine *e, uint64_t g)
+{
+	return ns_gen_root(&e->seg) == g && ns_load_relaxed(&ns_gen_info(
+	    &e->seg, g)->period_start_ns) == NS_ENGINE_END &&
+	    ns_engine_inputs_done(e);
+}
+
+/*
+ * Wait until every worker has left generation g: 0.  1 if the run ends
+ * at g instead (exp_ends_at()).
+ */
+static int
 exp_wait_closed(struct ns_engine *e, const struct ns_sink *sink, unsigned slot,
     uint64_t g)
 {
@@ -73,6 +89,8 @@ exp_wait_closed(struct ns_engine *e, const struct ns_sink *sink, unsigned slot,
 	double last = ns_mono_now();
 
 	while (ns_gen_root(&e->seg) <= g || ns_gen_close(&e->seg, g) != 0) {
+		if (exp_ends_at(e, g))
+			return 1;
 		if (getppid() == 1)
 			fatalx("supervisor gone");
 		if (sink->live != NULL && ns_mono_now() - last >= 1.0) {
@@ -81,6 +99,7 @@ exp_wait_closed(struct ns_engine *e, const struct ns_sink *sink, unsigned slot,
 		}
 		nanosleep(&ts, NULL);
 	}
+	return 0;
 }
 
 /*
@@ -214,7 +233,8 @@ ns_exporter_main(struct ns_engine *e, const struct ns_sink *sink,
 		exp_commit(e, sink, 0, 0, 0);
 	exp_rewind(sink, &k);
 	for (;; g++) {
-		exp_wait_closed(e, sink, slot, g);
+		if (exp_wait_closed(e, sink, slot, g) != 0)
+			break;
 		info = ns_gen_info(&e->seg, g);
 		/* A generation written before a kill is only cleared again. */
 		if (g >= k.exported && exp_has_period(e, g)) {
