@@ -113,7 +113,7 @@ void		 ns_hh_clear(void *mem);
 /*
  * A journaled writer calls ns_hh_begin() once per batch, before its first
  * update: the region's update count is logged there and then stored
- * plainly by every update of the batch (one undo entry, not one each).
+ * plainly by the batch's updates (one undo entry, not one each).
  */
 void		 ns_hh_begin(void *mem, struct ns_jctx *jc);
 

@@ -25,6 +25,21 @@ ns_cleanup() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
+# five_tuple_aggregator OUTDIR MAX_FLOWS [PERIOD [SNAPSHOT_INTERVAL]]: the
+# daemon tests' usual aggregator section -- two workers, one 5-tuple task
+# "five" written as jsonl under OUTDIR; periods and snapshots of 1h.
+five_tuple_aggregator() {
+	cat <<EOC
+aggregator:
+  period: ${3:-1h}
+  num_workers: 2
+  exact:
+    writers: [{type: jsonl, snapshot_interval: ${4:-1h}, jsonl: {root_path: $1}}]
+    tasks:
+      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: $2}
+EOC
+}
+
 # wait_for SECONDS CMD...: poll CMD until it succeeds or the deadline passes.
 wait_for() {
 	_deadline=$(( $(date +%s) + $1 )); shift

@@ -15,18 +15,12 @@ useradd --system --no-create-home --shell /usr/sbin/nologin "$u" || fail "userad
 ns_at_exit "userdel $u 2>/dev/null"
 ns_at_exit "rm -f /dev/shm/netspectra-privsep-$$ /dev/shm/netspectra-privsep-$$.lock"
 mkdir "$T/out" && chown "$u" "$T/out" && chmod 711 "$T"
-cat >"$T/d.yaml" <<EOC
+{ cat <<EOC
 daemon: {user: $u, group: $u, pidfile: $T/d.pid, shm_name: /netspectra-privsep-$$, log_level: info}
 inputs: [{type: pcap, interface: lo, immediate: true}]
 prometheus: {enabled: true, listen: "127.0.0.1:9571"}
-aggregator:
-  period: 1h
-  num_workers: 2
-  exact:
-    writers: [{type: jsonl, snapshot_interval: 1h, jsonl: {root_path: $T/out}}]
-    tasks:
-      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 1000}
 EOC
+five_tuple_aggregator "$T/out" 1000; } >"$T/d.yaml"
 ip netns exec "$NSA" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
 dpid=$!
 ns_at_exit "kill -9 $dpid 2>/dev/null"

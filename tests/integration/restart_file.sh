@@ -10,18 +10,12 @@ ns_tmpdir
 "$PCAPGEN" -o "$T/t.pcap" -n 20000 -f 500 -s 7 2>/dev/null || fail "pcapgen"
 shm=/netspectra-restart-file-$$
 ns_at_exit "rm -f /dev/shm$shm /dev/shm$shm.lock"
-cat >"$T/f.yaml" <<EOC
+{ cat <<EOC
 daemon: {pidfile: $T/d.pid, shm_name: $shm, log_level: info}
 inputs: [{type: file, path: $T/t.pcap}]
 prometheus: {enabled: false}
-aggregator:
-  period: 1h
-  num_workers: 2
-  exact:
-    writers: [{type: jsonl, snapshot_interval: 1h, jsonl: {root_path: $T/out}}]
-    tasks:
-      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 10000}
 EOC
+five_tuple_aggregator "$T/out" 10000; } >"$T/f.yaml"
 
 # run N: netspectrad in the foreground; it must stop by itself in time.
 run() {

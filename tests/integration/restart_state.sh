@@ -13,19 +13,13 @@ ns_bare_pair
 
 "$PCAPGEN" -o "$T/trace.pcap" -n 5000 -f 500 -s 42 2>/dev/null || fail "pcapgen"
 cfg() {	# cfg FILE OUTDIR [EXTRA-TASK]
-	cat >"$1" <<EOC
+	{ cat <<EOC
 daemon: {pidfile: $T/d.pid, shm_name: /netspectra-restart-$$, log_level: info}
 inputs: [{type: pcap, interface: vb, promisc: true, immediate: true}]
 prometheus: {enabled: false}
-aggregator:
-  period: 1h
-  num_workers: 2
-  exact:
-    writers: [{type: jsonl, snapshot_interval: 1h, jsonl: {root_path: $2}}]
-    tasks:
-      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 10000}
-$3
 EOC
+	five_tuple_aggregator "$2" 10000
+	printf '%s\n' "$3"; } >"$1"
 	"$NETSPECTRAD" -t -c "$1" >/dev/null 2>"$1.err" || fail "config $1: $(cat "$1.err")"
 }
 ns_at_exit "rm -f /dev/shm/netspectra-restart-$$ /dev/shm/netspectra-restart-$$.lock"

@@ -8,18 +8,12 @@ need python3
 ns_tmpdir
 ns_alone
 ns_at_exit "rm -f /dev/shm/netspectra-interval-$$ /dev/shm/netspectra-interval-$$.lock"
-cat >"$T/d.yaml" <<EOC
+{ cat <<EOC
 daemon: {pidfile: $T/d.pid, shm_name: /netspectra-interval-$$, log_level: info}
 inputs: [{type: pcap, interface: lo, immediate: true}]
 prometheus: {enabled: false}
-aggregator:
-  period: 1h
-  num_workers: 2
-  exact:
-    writers: [{type: jsonl, snapshot_interval: 1s, jsonl: {root_path: $T/out}}]
-    tasks:
-      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 1000}
 EOC
+five_tuple_aggregator "$T/out" 1000 1h 1s; } >"$T/d.yaml"
 ip netns exec "$NSA" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
 dpid=$!
 ns_at_exit "kill -9 $dpid 2>/dev/null"
