@@ -199,6 +199,13 @@ wk_seen(const struct wk_sketch *sk, uint64_t pair)
 	return &sk->seen[pair & (WK_SEEN_SLOTS - 1)];
 }
 
+/* The flow key of the k-th sketch task that makes its key up front. */
+static const struct ns_task *
+wk_upfront_key(const struct worker *wk, unsigned k)
+{
+	return &wk->e->sketches[wk->upfront[k]->task].flow;
+}
+
 /*
  * Keys and hashes of records [0, n): per record, one key per exact task,
  * and those of the sketch tasks that make theirs up front.  Keys first,
@@ -218,8 +225,8 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 			ns_task_key_build(&e->tasks[t], &recs[i],
 			    wk_key(wk, i, t));
 		for (k = 0; k < wk->nupfront; k++)
-			ns_task_key_build(&e->sketches[wk->upfront[k]->task].flow,
-			    &recs[i], wk_key(wk, i, wk->upfront[k]->key_slot));
+			ns_task_key_build(wk_upfront_key(wk, k), &recs[i],
+			    wk_key(wk, i, wk->upfront[k]->key_slot));
 	}
 	for (i = 0; i < n; i++) {
 		if (recs[i].kind != NS_REC_PACKET)
@@ -229,8 +236,8 @@ wk_prepare(struct worker *wk, const struct ns_record *recs, unsigned n)
 			    wk_key(wk, i, t));
 		for (k = 0; k < wk->nupfront; k++)
 			*wk_hash(wk, i, wk->upfront[k]->key_slot) =
-			    ns_task_key_hash(&e->sketches[wk->upfront[k]->task].
-			    flow, wk_key(wk, i, wk->upfront[k]->key_slot));
+			    ns_task_key_hash(wk_upfront_key(wk, k),
+			    wk_key(wk, i, wk->upfront[k]->key_slot));
 	}
 }
 
