@@ -162,29 +162,54 @@ hh_above_floor(uint64_t d, uint64_t packets, uint64_t x)
 	return (unsigned __int128)(x + 1) * d > packets;
 }
 
-/* ---- addressing: of canonical hash hc, key_hash | 1 */
+/*
+ * ---- addressing: of canonical hash hc, key_hash | 1.  The writer's
+ * batch (hh_locate()) takes the same indices; readers must agree with it.
+ */
+
+static inline struct hh_bucket *
+hh_lines(const struct ns_sketch_hdr *h)
+{
+	return (struct hh_bucket *)((char *)h + h->off_lines);
+}
+
+static inline struct hh_cell *
+hh_rows(const struct ns_sketch_hdr *h)
+{
+	return (struct hh_cell *)((char *)h + h->off_rows);
+}
+
+static inline uint64_t
+hh_bucket_index(const struct ns_sketch_hdr *h, uint64_t hc)
+{
+	return ns_sketch_index(hc, h->bucket_seed, h->nbuckets);
+}
+
+/* Counted from the first row's first cell. */
+static inline uint64_t
+hh_cell_index(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
+{
+	return (uint64_t)row * h->width + ns_sketch_index(hc,
+	    h->row_seed[row], h->width);
+}
 
 static inline struct hh_bucket *
 hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
 {
-	return (struct hh_bucket *)((char *)h + h->off_lines) +
-	    ns_sketch_index(hc, h->bucket_seed, h->nbuckets);
+	return hh_lines(h) + hh_bucket_index(h, hc);
 }
 
 static inline struct hh_cell *
 hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
 {
-	return (struct hh_cell *)((char *)h + h->off_rows) +
-	    (uint64_t)row * h->width + ns_sketch_index(hc, h->row_seed[row],
-	    h->width);
+	return hh_rows(h) + hh_cell_index(h, row, hc);
 }
 
 static inline struct hh_body *
 hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
     unsigned way)
 {
-	uint64_t slot = (uint64_t)(l - (const struct hh_bucket *)((const char *)
-	    h + h->off_lines)) * NS_HH_WAYS + way;
+	uint64_t slot = (uint64_t)(l - hh_lines(h)) * NS_HH_WAYS + way;
 
 	return (struct hh_body *)((char *)h + h->off_bodies + slot * h->stride);
 }
@@ -374,16 +399,14 @@ static void
 hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
     unsigned o, unsigned n, struct hh_where *restrict w)
 {
-	const struct hh_bucket *lines = (const struct hh_bucket *)
-	    ((const char *)h + h->off_lines);
+	const struct hh_bucket *lines = hh_lines(h);
 	const uint64_t *hash = b->hash + o * b->hash_stride;
-	uint64_t bseed = h->bucket_seed | 1, nb = h->nbuckets;
-	uint64_t width = h->width, hs = b->hash_stride, seed, hc;
+	uint64_t hs = b->hash_stride, hc;
 	unsigned r, j, way, nmiss = 0, depth = h->depth;
 
 	for (j = 0; j < n; j++) {
 		w->hc[j] = hc = hash[j * hs] | 1;
-		w->bucket[j] = (uint32_t)ns_sketch_range(hc * bseed, nb);
+		w->bucket[j] = (uint32_t)hh_bucket_index(h, hc);
 		/* The candidate lines are few and hot: cached, mostly. */
 		w->way[j] = (uint16_t)(way = hh_way(&lines[w->bucket[j]], hc));
 		w->miss[nmiss] = (uint16_t)j;
@@ -391,13 +414,10 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 	}
 	w->miss[nmiss] = HH_CHUNK;
 	w->nmiss = nmiss;
-	/* Cells from the first row's (depth * width < 2^29). */
-	for (r = 0; r < depth; r++) {
-		seed = h->row_seed[r] | 1;
+	/* depth * width < 2^29: the indices fit. */
+	for (r = 0; r < depth; r++)
 		for (j = 0; j < n; j++)
-			w->cell[r][j] = (uint32_t)(r * width + ns_sketch_range(
-			    w->hc[j] * seed, width));
-	}
+			w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
 }
 
 /*
@@ -456,9 +476,8 @@ hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
     const struct ns_hh_batch *b, unsigned o, unsigned n,
     const struct hh_where *restrict w)
 {
-	struct hh_bucket *lines = (struct hh_bucket *)((char *)h +
-	    h->off_lines), *l;
-	struct hh_cell *rows = (struct hh_cell *)((char *)h + h->off_rows);
+	struct hh_bucket *lines = hh_lines(h), *l;
+	struct hh_cell *rows = hh_rows(h);
 	const uint8_t *key = b->key + o * b->key_stride;
 	const char *bytes = (const char *)b->bytes + o * b->bytes_stride;
 	uint64_t packets = h->packets, fd = hh_floor_div(h);
@@ -654,7 +673,7 @@ hh_collect(const void *const *regions, unsigned n, struct ns_sketch_set *set)
 		return rc;
 	for (i = 0; i < n; i++) {
 		h = regions[i];
-		l = (const struct hh_bucket *)((const char *)h + h->off_lines);
+		l = hh_lines(h);
 		for (b = 0; b < h->nbuckets; b++, l++)
 			for (w = 0; w < NS_HH_WAYS; w++)
 				if (hh_read_slot(h, l, w, &s))
