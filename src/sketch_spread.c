@@ -176,9 +176,12 @@ ns_spread_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 #define SP_AHEAD	4	/* updates between a prefetch and its use:
 				 * each loads two lines per row */
 
-/* The buckets of a chunk's updates, found before any store. */
+/* Where a chunk's updates go, found before any store: buckets, register
+ * and rank. */
 struct sp_where {
 	uint64_t	*bk[NS_SKETCH_DEPTH_MAX][SP_CHUNK];
+	unsigned	 reg[SP_CHUNK];
+	uint64_t	 rho[SP_CHUNK];
 };
 
 static void
@@ -187,6 +190,8 @@ sp_locate(const struct ns_sketch_hdr *h, const struct ns_spread_input *in,
 {
 	unsigned r, j, depth = h->depth;
 
+	for (j = 0; j < n; j++)
+		sp_reg(h, in[j].pair, &w->reg[j], &w->rho[j]);
 	for (r = 0; r < depth; r++)
 		for (j = 0; j < n; j++)
 			w->bk[r][j] = sp_bucket(h, r, in[j].key_hash >> 5);
@@ -195,15 +200,14 @@ sp_locate(const struct ns_sketch_hdr *h, const struct ns_spread_input *in,
 /* Per row the lines of the owner word and of the register. */
 static inline void
 sp_prefetch(const struct ns_sketch_hdr *h, unsigned depth,
-    const struct ns_spread_input *in, const struct sp_where *w, unsigned j)
+    const struct sp_where *w, unsigned j)
 {
-	uint64_t rho;
-	unsigned r, reg;
+	unsigned r;
 
-	sp_reg(h, in[j].pair, &reg, &rho);
 	for (r = 0; r < depth; r++) {
 		__builtin_prefetch(w->bk[r][j], 1, 3);
-		__builtin_prefetch(sp_reg_cell(h, w->bk[r][j], reg), 1, 3);
+		__builtin_prefetch(sp_reg_cell(h, w->bk[r][j], w->reg[j]), 1,
+		    3);
 	}
 }
 
@@ -215,11 +219,12 @@ sp_apply(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	unsigned r, j, reg, shift, depth = h->depth;
 
 	for (j = 0; j < SP_AHEAD && j < n; j++)
-		sp_prefetch(h, depth, in, w, j);
+		sp_prefetch(h, depth, w, j);
 	for (j = 0; j < n; j++) {
 		if (j + SP_AHEAD < n)
-			sp_prefetch(h, depth, in, w, j + SP_AHEAD);
-		sp_reg(h, in[j].pair, &reg, &rho);
+			sp_prefetch(h, depth, w, j + SP_AHEAD);
+		reg = w->reg[j];
+		rho = w->rho[j];
 		shift = (reg % NS_SPREAD_REGS_PER_CELL) * 5;
 		tag = in[j].key_hash >> 5;
 		for (r = 0; r < depth; r++) {
