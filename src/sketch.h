@@ -31,8 +31,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "atomic.h"
-
 struct ns_jctx;
 
 #define NS_SKETCH_KEY_MAX	72	/* == NS_TABLE_KEY_MAX */
@@ -50,12 +48,11 @@ struct ns_jctx;
 /*
  * Journaled cells one update stores, at most; the journal is sized from
  * it times the batch size (ns_journal_batch_limit).
- *   heavy hitters: the packet count (now logged once per batch by
- *     ns_hh_begin(), still counted here), then: a hit stores 2; a miss at
- *     most 2 per row
- *     (conservative update of packets and bytes); an admission stores the
- *     evicted key's counts back into the rows (2 per row), the slot's
- *     state twice, its 4 counters and its key words.
+ *   heavy hitters: the packet count (logged once per batch by
+ *     ns_hh_begin(), still counted here), then: a hit stores 2; a miss
+ *     at most 2 per row (conservative update of packets and bytes); an
+ *     admission stores the evicted key's counts back into the rows (2 per
+ *     row), the slot's state twice, its 4 counters and its key words.
  *   spread: per row one register cell, and, when the key takes the
  *     bucket over, the owner word twice and the key words.
  * 5-tuple key (38 bytes), depth 4: 20 (hh); SrcIP key (17 bytes), depth

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "atomic.h"
 #include "parse.h"
 #include "sketch.h"
 

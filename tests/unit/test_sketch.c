@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "atomic.h"
 #include "journal.h"
 #include "log.h"
 #include "segment.h"
