@@ -382,10 +382,18 @@ ns_file_writer_supported(const struct ns_config_writer *w)
 	    w->type == NS_CONFIG_WRITER_JSONL || w->type == NS_CONFIG_WRITER_CSV;
 }
 
+/* Writer i of an aggregator (sketch: 0 exact, 1 sketch) writes now. */
+static int
+file_wanted(const struct ns_engine *e, const struct ns_config_writer *w,
+    int sketch, unsigned i, ns_file_due_fn due)
+{
+	return w->enabled && ns_file_writer_supported(w) &&
+	    (due == NULL || due(e, w, sketch, i));
+}
+
 int
 ns_file_write_all(const struct ns_engine *e, uint64_t g, uint64_t period_start,
-    int final, int (*due)(const struct ns_engine *,
-    const struct ns_config_writer *, int, unsigned))
+    int final, ns_file_due_fn due)
 {
 	const struct ns_config_aggregator *agg = &e->cfg->aggregator;
 	const struct ns_config_writer *w;
@@ -394,15 +402,13 @@ ns_file_write_all(const struct ns_engine *e, uint64_t g, uint64_t period_start,
 
 	for (i = 0; e->ntasks != 0 && i < agg->exact.nwriters; i++) {
 		w = &agg->exact.writers[i];
-		if (w->enabled && ns_file_writer_supported(w) &&
-		    (due == NULL || due(e, w, 0, i)) &&
+		if (file_wanted(e, w, 0, i, due) &&
 		    (rc = ns_file_write_exact(w, e, g, period_start, final)) != 0)
 			return rc;
 	}
 	for (i = 0; e->nsketches != 0 && i < agg->sketch.nwriters; i++) {
 		w = &agg->sketch.writers[i];
-		if (w->enabled && ns_file_writer_supported(w) &&
-		    (due == NULL || due(e, w, 1, i)) &&
+		if (file_wanted(e, w, 1, i, due) &&
 		    (rc = ns_file_write_sketch(w, e, g, period_start, final)) != 0)
 			return rc;
 	}

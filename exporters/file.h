@@ -27,14 +27,15 @@ int	 ns_file_write_sketch(const struct ns_config_writer *,
 /* 1 for the writer types this module writes: text, jsonl, csv. */
 int	 ns_file_writer_supported(const struct ns_config_writer *);
 
+/* 1 if writer i of an aggregator (sketch: 0 exact, 1 sketch) is due. */
+typedef int (*ns_file_due_fn)(const struct ns_engine *,
+    const struct ns_config_writer *, int sketch, unsigned i);
+
 /*
- * Generation g to every enabled file writer of both aggregators.  due,
- * when not NULL, picks among them (sketch: 0 exact, 1 sketch; i: the
- * writer's index in its aggregator).  0 or the first writer's -errno.
+ * Generation g to every enabled file writer of both aggregators; due,
+ * when not NULL, picks among them.  0 or the first writer's -errno.
  */
 int	 ns_file_write_all(const struct ns_engine *, uint64_t g,
-	    uint64_t period_start, int final,
-	    int (*due)(const struct ns_engine *, const struct ns_config_writer *,
-	    int sketch, unsigned i));
+	    uint64_t period_start, int final, ns_file_due_fn due);
 
 #endif /* NS_FILE_H */
