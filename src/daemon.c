@@ -318,13 +318,9 @@ export_old_state(const char *name)
 	int rc;
 
 	if ((rc = ns_engine_open_segment(&old, &ocfg, name, 0)) != 0) {
-		if (rc == -EBADMSG)
-			log_warnx("%s: the old configuration cannot be read "
-			    "back; its state is dropped", name);
-		else if (rc == -EPROTO)
-			log_warnx("%s: written by another version of "
-			    "netspectra (segment ABI); its state is dropped",
-			    name);
+		if (rc == -EBADMSG || rc == -EPROTO)
+			log_warnx("%s: %s; its state is dropped", name,
+			    ns_engine_open_strerror(rc));
 		return;
 	}
 	/* A killed worker's open batch first. */

@@ -391,6 +391,19 @@ ns_engine_open_segment(struct ns_engine *e, struct ns_config *cfg,
 	return 0;
 }
 
+const char *
+ns_engine_open_strerror(int rc)
+{
+	switch (rc) {
+	case -EBADMSG:
+		return "cannot read the configuration it was made with";
+	case -EPROTO:
+		return "written by another version of netspectra (segment ABI)";
+	default:
+		return strerror(-rc);
+	}
+}
+
 int
 ns_engine_inputs_done(const struct ns_engine *e)
 {

@@ -151,6 +151,8 @@ uint64_t ns_engine_layout_hash(struct ns_engine *);
  */
 int	 ns_engine_open_segment(struct ns_engine *, struct ns_config *cfg,
 	    const char *name, int rdonly);
+/* What an ns_engine_open_segment() failure means, for a message. */
+const char *ns_engine_open_strerror(int rc);
 /* 1 once every input has published its end. */
 int	 ns_engine_inputs_done(const struct ns_engine *);
 /* The configuration text a segment was made with (NUL-terminated). */

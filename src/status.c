@@ -132,8 +132,7 @@ ns_status_run(const char *name, FILE *out)
 	if ((rc = ns_engine_open_segment(&e, &cfg, name, 1)) != 0) {
 		log_warnx("%s: %s", name, rc == -ENOENT ?
 		    "no such segment: is netspectrad running (daemon.shm_name)?" :
-		    rc == -EBADMSG ? "cannot read the configuration it was "
-		    "made with" : strerror(-rc));
+		    ns_engine_open_strerror(rc));
 		return rc;
 	}
 	fprintf(out, "segment %s: %" PRIu64 " bytes, %u input(s), %u "

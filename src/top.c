@@ -133,8 +133,7 @@ ns_top_run(const char *name, const struct ns_top_opts *o, FILE *out)
 	int t, rc;
 
 	if ((rc = ns_engine_open_segment(&e, &cfg, name, 1)) != 0) {
-		log_warnx("%s: %s", name, rc == -EBADMSG ? "cannot read the "
-		    "configuration it was made with" : strerror(-rc));
+		log_warnx("%s: %s", name, ns_engine_open_strerror(rc));
 		return rc;
 	}
 	snprintf(lockpath, sizeof(lockpath), "/dev/shm%s.lock", name);
