@@ -45,6 +45,19 @@
 #define ns_cas(p, expp, v)	__atomic_compare_exchange_n((p), (expp), (v), \
 				    0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
 
+/*
+ * Start loading the line at p for writing.  The empty volatile asm is a
+ * side effect: GCC 12's dead-code elimination deletes a loop whose only
+ * statements are __builtin_prefetch() (a loop over a sketch's rows), and
+ * the prefetches with it -- checked in the disassembly.
+ */
+static inline void
+ns_prefetch_w(const void *p)
+{
+	__builtin_prefetch(p, 1, 3);
+	__asm__ volatile("" : : "r"(p));
+}
+
 #define NS_CACHELINE	64
 #define NS_ALIGN_UP(x, a)	(((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
 

@@ -79,8 +79,8 @@ ns_table_prefetch(const struct ns_table *t, uint64_t hash)
 	const char *e = (const char *)(t + 1) + table_home(t, hash) *
 	    t->entry_size;
 
-	__builtin_prefetch(e, 1, 3);
-	__builtin_prefetch(e + t->entry_size - 1, 1, 3);
+	ns_prefetch_w(e);
+	ns_prefetch_w(e + t->entry_size - 1);
 }
 
 /*

@@ -431,8 +431,8 @@ static inline void
 hh_prefetch_bucket(struct hh_bucket *lines, const struct hh_where *w,
     unsigned j)
 {
-	__builtin_prefetch(&lines[w->bucket[j]], 1, 3);
-	__builtin_prefetch((char *)&lines[w->bucket[j]] + NS_CACHELINE, 1, 3);
+	ns_prefetch_w(&lines[w->bucket[j]]);
+	ns_prefetch_w((char *)&lines[w->bucket[j]] + NS_CACHELINE);
 }
 
 static inline void
@@ -443,7 +443,7 @@ hh_prefetch_cells(struct hh_cell *rows, unsigned depth,
 
 	if (m < w->nmiss)
 		for (r = 0; r < depth; r++)
-			__builtin_prefetch(&rows[w->cell[r][w->miss[m]]], 1, 3);
+			ns_prefetch_w(&rows[w->cell[r][w->miss[m]]]);
 }
 
 /*

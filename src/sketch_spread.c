@@ -205,9 +205,8 @@ sp_prefetch(const struct ns_sketch_hdr *h, unsigned depth,
 	unsigned r;
 
 	for (r = 0; r < depth; r++) {
-		__builtin_prefetch(w->bk[r][j], 1, 3);
-		__builtin_prefetch(sp_reg_cell(h, w->bk[r][j], w->reg[j]), 1,
-		    3);
+		ns_prefetch_w(w->bk[r][j]);
+		ns_prefetch_w(sp_reg_cell(h, w->bk[r][j], w->reg[j]));
 	}
 }
 
