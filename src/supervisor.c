@@ -29,6 +29,17 @@
 #define BACKOFF_MIN	0.01	/* seconds */
 #define BACKOFF_MAX	2.0
 #define STABLE_AFTER	5.0	/* a child up this long starts backoff over */
+/*
+ * Quick deaths in a row (each within STABLE_AFTER of its start) after
+ * which a child is given up and the run ends, as a child that exits
+ * NS_EXIT_NORESPAWN ends it: about 7 s of backoff.  A child that dies at
+ * every start (a corrupt segment, a record that crashes every worker)
+ * would otherwise be forked every 2 s for ever; ended, the service
+ * manager sees the failure.  The segment keeps what was accepted.  Only
+ * deaths of the child's own making count: an exit status or a signal of
+ * its own; SIGKILL comes from outside (an operator, the tests).
+ */
+#define CRASH_LOOP	10
 
 static volatile sig_atomic_t sup_chld, sup_stop, sup_hup;
 
@@ -145,14 +156,25 @@ sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 		ns_slot_worker_died(&s->e->seg, c->slot);
 	else
 		ns_slot_reader_died(&s->e->seg, c->slot);
+	if (now - c->started > STABLE_AFTER)
+		c->backoff = c->quick = 0;
+	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) &&
+	    ++c->quick >= CRASH_LOOP) {
+		log_warnx("%s (pid %d) %s %d, %u times in a row within %.0f s "
+		    "of its start: giving up", c->name, (int)pid,
+		    WIFSIGNALED(status) ? "killed by signal" : "exited with",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status), c->quick, STABLE_AFTER);
+		c->finished = 1;
+		c->status = NS_EXIT_NORESPAWN;
+		return;
+	}
 	if (WIFSIGNALED(status))
 		log_warnx("%s (pid %d) killed by signal %d; restarting",
 		    c->name, (int)pid, WTERMSIG(status));
 	else
 		log_warnx("%s exited with %d; restarting", c->name,
 		    WEXITSTATUS(status));
-	if (now - c->started > STABLE_AFTER)
-		c->backoff = 0;
 	c->backoff = c->backoff == 0 ? BACKOFF_MIN : c->backoff * 2;
 	if (c->backoff > BACKOFF_MAX)
 		c->backoff = BACKOFF_MAX;

@@ -31,6 +31,7 @@ struct ns_child {
 	int		 finished;	/* exited 0 or NS_EXIT_NORESPAWN */
 	int		 status;	/* its exit code when finished */
 	unsigned	 restarts;
+	unsigned	 quick;		/* deaths in a row soon after a start */
 	double		 started;	/* monotonic seconds */
 	double		 backoff;	/* seconds before the next fork */
 	double		 due;		/* when to fork again */

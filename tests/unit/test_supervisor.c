@@ -1,0 +1,126 @@
+/*
+ * test_supervisor.c -- restarts: a child that dies is forked again until
+ * it finishes, and one that dies at every start is given up, ending the
+ * run with an error instead of being forked for ever -- unless it is
+ * killed from outside (SIGKILL).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "engine.h"
+#include "log.h"
+#include "segment.h"
+#include "slot.h"
+#include "supervisor.h"
+
+static struct ns_engine e;
+static uint64_t *starts;	/* forks that ran, shared with the children */
+
+static void
+setup(void)
+{
+	struct ns_seg_layout lay;
+
+	log_init("test", "test", NS_LOG_ERR);
+	memset(&e, 0, sizeof(e));
+	ns_seg_layout_init(&lay, 1);
+	ns_seg_layout_set(&lay, NS_SEG_SLOTS, ns_slot_shm_size(4, 0));
+	ns_seg_layout_finish(&lay);
+	cr_assert_eq(ns_seg_create_private(&e.seg, &lay), 0);
+	cr_assert_eq(ns_slot_shm_init(&e.seg, 4, 0), 0);
+	ns_seg_publish(&e.seg);
+	starts = mmap(NULL, sizeof(*starts), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(starts, MAP_FAILED);
+	*starts = 0;
+}
+
+static void
+teardown(void)
+{
+	munmap(starts, sizeof(*starts));
+	ns_seg_detach(&e.seg);
+}
+
+/* Dies at every start. */
+static __attribute__((noreturn)) void
+die_always(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	ns_add_fetch(starts, 1);
+	_exit(3);
+}
+
+/* Dies at its first three starts, then finishes. */
+static __attribute__((noreturn)) void
+die_thrice(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	_exit(ns_add_fetch(starts, 1) <= 3 ? 3 : 0);
+}
+
+/* Killed at its first eleven starts, then finishes. */
+static __attribute__((noreturn)) void
+killed_often(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	if (ns_add_fetch(starts, 1) <= 11)
+		raise(SIGKILL);
+	_exit(0);
+}
+
+static int
+run_one(ns_child_main fn, struct ns_supervisor *s)
+{
+	ns_supervisor_init(s, &e);
+	cr_assert_eq(ns_supervisor_add(s, "ns-test-0", NS_ROLE_EXPORTER, 0,
+	    fn, NULL), 0);
+	return ns_supervisor_run(s);
+}
+
+TestSuite(supervisor, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(supervisor, crash_loop_is_given_up)
+{
+	static struct ns_supervisor s;
+
+	cr_assert_eq(run_one(die_always, &s), -EINVAL,
+	    "a child dying at every start must end the run with an error");
+	cr_assert(s.child[0].finished);
+	cr_assert_eq(s.child[0].status, NS_EXIT_NORESPAWN);
+	/* Ten deaths: the first start and nine restarts, no more. */
+	cr_assert_eq(ns_load_relaxed(starts), 10);
+	cr_assert_eq(s.child[0].restarts, 9);
+	cr_assert_eq(s.child[0].pid, 0);
+}
+
+Test(supervisor, child_that_recovers_finishes)
+{
+	static struct ns_supervisor s;
+
+	cr_assert_eq(run_one(die_thrice, &s), 0);
+	cr_assert(s.child[0].finished);
+	cr_assert_eq(s.child[0].status, 0);
+	cr_assert_eq(ns_load_relaxed(starts), 4);
+	cr_assert_eq(s.child[0].restarts, 3);
+}
+
+Test(supervisor, sigkill_is_no_crash_loop)
+{
+	static struct ns_supervisor s;
+
+	cr_assert_eq(run_one(killed_often, &s), 0,
+	    "kill -9 from outside is not the child's failure");
+	cr_assert_eq(s.child[0].status, 0);
+	cr_assert_eq(ns_load_relaxed(starts), 12);
+	cr_assert_eq(s.child[0].restarts, 11);
+}
