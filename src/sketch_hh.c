@@ -404,20 +404,28 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 	uint64_t hs = b->hash_stride, hc;
 	unsigned r, j, way, nmiss = 0, depth = h->depth;
 
+	/*
+	 * Three passes, so that the candidate lines, hot but not always in
+	 * the first-level cache, arrive while the cells are indexed: a load
+	 * of one right away stalled the search.
+	 */
 	for (j = 0; j < n; j++) {
 		w->hc[j] = hc = hash[j * hs] | 1;
 		w->bucket[j] = (uint32_t)hh_bucket_index(h, hc);
-		/* The candidate lines are few and hot: cached, mostly. */
-		w->way[j] = (uint16_t)(way = hh_way(&lines[w->bucket[j]], hc));
+		ns_prefetch_w(&lines[w->bucket[j]]);
+	}
+	/* depth * width < 2^29: the indices fit. */
+	for (r = 0; r < depth; r++)
+		for (j = 0; j < n; j++)
+			w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
+	for (j = 0; j < n; j++) {
+		w->way[j] = (uint16_t)(way = hh_way(&lines[w->bucket[j]],
+		    w->hc[j]));
 		w->miss[nmiss] = (uint16_t)j;
 		nmiss += way == NS_HH_WAYS;
 	}
 	w->miss[nmiss] = HH_CHUNK;
 	w->nmiss = nmiss;
-	/* depth * width < 2^29: the indices fit. */
-	for (r = 0; r < depth; r++)
-		for (j = 0; j < n; j++)
-			w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
 }
 
 /*
