@@ -323,7 +323,7 @@ wk_spread_apply(struct worker *wk, const struct wk_sketch *sk,
 	uint8_t (*fk)[NS_TABLE_KEY_MAX] = wk->sp_fkey;
 	uint8_t (*ek)[NS_TABLE_KEY_MAX] = wk->sp_ekey;
 	void *mem = wk->sketch[sk->task];
-	uint64_t kh, pair, *slot;
+	uint64_t kh, *slot;
 	unsigned j, nin = 0;
 
 	/* Keys first, hashes after (see wk_prepare()). */
@@ -332,18 +332,23 @@ wk_spread_apply(struct worker *wk, const struct wk_sketch *sk,
 			ns_task_key_build(&st->flow, &recs[rec[j]], fk[j]);
 		ns_task_key_build(&st->elem, &recs[rec[j]], ek[j]);
 	}
+	/* The pairs, and their cache slots loaded: out of the first-level
+	 * cache by now, a slot read at once stalled the pass. */
 	for (j = 0; j < n; j++) {
 		kh = sk->own_key ? ns_task_key_hash(&st->flow, fk[j]) :
 		    *wk_hash(wk, rec[j], sk->key_slot);
-		pair = ns_spread_pair(mem, kh, ns_task_key_hash(&st->elem,
-		    ek[j]));
-		slot = wk_seen(sk, pair);
-		if (pair != 0 && *slot == pair)
+		in[j] = (struct ns_spread_input){ .key = sk->own_key ? fk[j] :
+		    wk_key(wk, rec[j], sk->key_slot), .key_hash = kh,
+		    .pair = ns_spread_pair(mem, kh, ns_task_key_hash(&st->elem,
+		    ek[j])) };
+		ns_prefetch_w(wk_seen(sk, in[j].pair));
+	}
+	for (j = 0; j < n; j++) {
+		slot = wk_seen(sk, in[j].pair);
+		if (in[j].pair != 0 && *slot == in[j].pair)
 			continue;
-		*slot = pair;
-		in[nin++] = (struct ns_spread_input){ .key = sk->own_key ?
-		    fk[j] : wk_key(wk, rec[j], sk->key_slot), .key_hash = kh,
-		    .pair = pair };
+		*slot = in[j].pair;
+		in[nin++] = in[j];
 	}
 	ns_spread_add_batch(mem, &wk->jc, in, nin);
 }
