@@ -135,28 +135,29 @@ run_us() {
 # taken between runs seconds apart, and the median of the rounds is the
 # figure: one round caught by a change of phase moves it little.  Each
 # configuration's best time over all rounds is printed too.
-declare -A bestof
+declare -A best
 ratios=()
+# keep_min KEY T: best[KEY] becomes T if T is smaller (or the first).
+keep_min() {
+	if [ -z "${best[$1]:-}" ] || [ "$2" -lt "${best[$1]}" ]; then
+		best[$1]=$2
+	fi
+}
 for _ in $(seq "$runs"); do
-	rex='' rsk=''
+	unset 'best[round_exact]' 'best[round_sketch]'
 	for w in $workers; do
 		for c in exact sketch exact sketch; do
 			t=$(run_us "$T/$c$w.yaml")
-			if [ -z "${bestof[$c$w]:-}" ] || [ "$t" -lt "${bestof[$c$w]}" ]; then
-				bestof[$c$w]=$t
-			fi
-			if [ $c = exact ]; then
-				if [ -z "$rex" ] || [ "$t" -lt "$rex" ]; then rex=$t; fi
-			elif [ -z "$rsk" ] || [ "$t" -lt "$rsk" ]; then
-				rsk=$t
-			fi
+			keep_min "$c$w" "$t"
+			keep_min "round_$c" "$t"
 		done
 	done
-	ratios+=("$(awk -v s="$rsk" -v e="$rex" 'BEGIN { printf "%.4f", s / e }')")
+	ratios+=("$(awk -v s="${best[round_sketch]}" -v e="${best[round_exact]}" \
+	    'BEGIN { printf "%.4f", s / e }')")
 done
 echo
 for w in $workers; do
-	echo "workers $w: exact only $(( bestof[exact$w] / 1000 )) ms, exact + hh + ss $(( bestof[sketch$w] / 1000 )) ms (best of $((2 * runs)))"
+	echo "workers $w: exact only $(( ${best[exact$w]} / 1000 )) ms, exact + hh + ss $(( ${best[sketch$w]} / 1000 )) ms (best of $((2 * runs)))"
 done
 echo
 echo "# cost on 5000000 packets / 500k flows, $runs rounds"
