@@ -117,6 +117,38 @@ ns_running() {
 # ns_respawned_or_done ROOT NAME OLDPID: NAME is back, or ROOT is done.
 ns_respawned_or_done() { ns_respawned "$1" "$2" "$3" || ! ns_running "$1"; }
 
+# kill_setup: what every kill test needs: the flows tools, pgrep, a real
+# engine (the stand-in has no processes to kill) and a scratch directory.
+kill_setup() {
+	need_flows
+	need pgrep od
+	[ "${NS_FLOWS_FAKE:-0}" = 1 ] && skip "no processes to kill in the stand-in"
+	ns_tmpdir
+}
+
+# kill_trace SEED COPIES [PCAPGEN_ARG...]: $T/big.pcap, NS_KILL_PACKETS
+# packets over 100k flows, and $input naming it COPIES times (one input
+# read in turn: a long run, little disk).
+kill_trace() {
+	_seed=$1 _copies=$2; shift 2
+	"$PCAPGEN" -o "$T/big.pcap" -n "$NS_KILL_PACKETS" -f 100000 -s "$_seed" \
+		--snaplen 96 "$@" 2>/dev/null || fail "pcapgen"
+	input=$(for _i in $(seq "$_copies"); do printf '%s ' "$T/big.pcap"; done)
+}
+
+# kill_reference CFG: the undisturbed run of $input, which must restart
+# no child: $T/ref.sorted (its output, sorted), $nref lines, $ref_ms.
+kill_reference() {
+	_t0=$(now_ms)
+	analyze_flows "$1" "$input" "$T/ref.jsonl" ||
+		fail "reference run: $(cat "$T/ref.jsonl.err")"
+	ref_ms=$(( $(now_ms) - _t0 ))
+	! grep -q "restarting" "$T/ref.jsonl.err" ||
+		fail "reference run restarted a child: $(cat "$T/ref.jsonl.err")"
+	sort "$T/ref.jsonl" >"$T/ref.sorted"
+	nref=$(wc -l <"$T/ref.sorted")
+}
+
 # kill_run CFG FILE OUT KILLS SPREAD_MS NAME...: `analyze --flows jsonl
 # FILE` into OUT while kill -9 hits one of its children NAME... (picked at
 # random each time) KILLS times.  Before each kill, once the last victim

@@ -8,24 +8,12 @@
 # second run kills capture and workers alike, picked at random, 12 times.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/flows_lib.sh"
-need_flows
-need pgrep od
-[ "${NS_FLOWS_FAKE:-0}" = 1 ] && skip "no processes to kill in the stand-in"
-ns_tmpdir
+kill_setup
 
 : "${NS_KILL_PACKETS:=4000000}" "${NS_KILL_COPIES:=5}"
-"$PCAPGEN" -o "$T/big.pcap" -n "$NS_KILL_PACKETS" -f 100000 -s 32 --snaplen 96 \
-	2>/dev/null || fail "pcapgen"
-# One input of NS_KILL_COPIES copies read in turn: a long run, little disk.
-input=$(for i in $(seq "$NS_KILL_COPIES"); do printf '%s ' "$T/big.pcap"; done)
+kill_trace 32 "$NS_KILL_COPIES"
 flows_config "$T/kill.yaml" 1s 2 info
-
-t0=$(now_ms)
-analyze_flows "$T/kill.yaml" "$input" "$T/ref.jsonl" ||
-	fail "reference run: $(cat "$T/ref.jsonl.err")"
-ref_ms=$(( $(now_ms) - t0 ))
-sort "$T/ref.jsonl" >"$T/ref.sorted"
-nref=$(wc -l <"$T/ref.sorted")
+kill_reference "$T/kill.yaml"
 [ "$nref" -gt 100000 ] || fail "reference run: only $nref flow records"
 
 # KILLS MIN VICTIMS...: the capture's restart backoff doubles from 10 ms on,

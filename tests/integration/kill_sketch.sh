@@ -7,15 +7,10 @@
 # heavy-hitter key taken from it; spread updates only for its new flows).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/flows_lib.sh"
-need_flows
-need pgrep od
-[ "${NS_FLOWS_FAKE:-0}" = 1 ] && skip "no processes to kill in the stand-in"
-ns_tmpdir
+kill_setup
 
 : "${NS_KILL_PACKETS:=4000000}" "${NS_KILL_COPIES:=4}"
-"$PCAPGEN" -o "$T/big.pcap" -n "$NS_KILL_PACKETS" -f 100000 -s 33 --snaplen 96 \
-	--scanners 4 --scan-fanout 1000 2>/dev/null || fail "pcapgen"
-input=$(for i in $(seq "$NS_KILL_COPIES"); do printf '%s ' "$T/big.pcap"; done)
+kill_trace 33 "$NS_KILL_COPIES" --scanners 4 --scan-fanout 1000
 cat >"$T/kill.yaml" <<EOC
 prometheus: {enabled: false}
 aggregator:
@@ -37,11 +32,7 @@ EOC
 NS_ANALYZE_OUTPUT="--flows jsonl --heavy-hitters jsonl"
 export NS_ANALYZE_OUTPUT
 
-t0=$(now_ms)
-analyze_flows "$T/kill.yaml" "$input" "$T/ref.jsonl" ||
-	fail "reference run: $(cat "$T/ref.jsonl.err")"
-ref_ms=$(( $(now_ms) - t0 ))
-sort "$T/ref.jsonl" >"$T/ref.sorted"
+kill_reference "$T/kill.yaml"
 for type in count size spread; do
 	n=$(grep -c "\"type\":\"$type\"" "$T/ref.sorted")
 	[ "$n" -gt 0 ] || fail "reference run reported no $type entries"
