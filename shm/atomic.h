@@ -47,9 +47,11 @@
 
 /*
  * Start loading the line at p for writing.  The empty volatile asm is a
- * side effect: GCC 12's dead-code elimination deletes a loop whose only
- * statements are __builtin_prefetch() (a loop over a sketch's rows), and
- * the prefetches with it -- checked in the disassembly.
+ * side effect the optimiser must keep: GCC 12 at -O2 takes
+ * __builtin_prefetch() for free of any, so a helper that only prefetches
+ * (over a sketch's rows) passed for pure, and its calls were deleted as
+ * dead code -- the disassembly had no prefetch left, -fno-tree-dce
+ * brought them back.
  */
 static inline void
 ns_prefetch_w(const void *p)

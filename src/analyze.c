@@ -276,6 +276,7 @@ ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
 		return rc;
 	}
 	ns_supervisor_init(&sup, &e);
+	sup.crash_loop = NS_SUP_CRASH_LOOP;
 	if ((rc = add_roles(&sup, &e, &files, &sink)) == 0)
 		rc = ns_supervisor_run(&sup);
 	if (rc == 0 && (ns_engine_input(&e, 0)->done & NS_INPUT_FAILED))

@@ -365,7 +365,7 @@ hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
 				 * prefetch and its use */
 
 /*
- * Where the updates of a chunk go, as indices: found in one tight loop,
+ * Where the updates of a chunk go, as indices: found in tight loops,
  * the region's geometry in registers, before any store (a store to a
  * shared cell could alias the header, and reload it).  And which slot
  * holds the key now: a guess, as an earlier update of the chunk may

@@ -29,17 +29,6 @@
 #define BACKOFF_MIN	0.01	/* seconds */
 #define BACKOFF_MAX	2.0
 #define STABLE_AFTER	5.0	/* a child up this long starts backoff over */
-/*
- * Quick deaths in a row (each within STABLE_AFTER of its start) after
- * which a child is given up and the run ends, as a child that exits
- * NS_EXIT_NORESPAWN ends it: about 7 s of backoff.  A child that dies at
- * every start (a corrupt segment, a record that crashes every worker)
- * would otherwise be forked every 2 s for ever; ended, the service
- * manager sees the failure.  The segment keeps what was accepted.  Only
- * deaths of the child's own making count: an exit status or a signal of
- * its own; SIGKILL comes from outside (an operator, the tests).
- */
-#define CRASH_LOOP	10
 
 static volatile sig_atomic_t sup_chld, sup_stop, sup_hup;
 
@@ -137,6 +126,37 @@ sup_find(struct ns_supervisor *s, pid_t pid)
 	return NULL;
 }
 
+/*
+ * A quick death of c (within STABLE_AFTER of its start): 1 if it is the
+ * s->crash_loop-th in a row, and c is given up -- finished with
+ * NS_EXIT_NORESPAWN, which ends the run.  Only deaths of the child's own
+ * making count: an exit status, or a signal other than SIGKILL, which
+ * comes from outside (an operator, the kill tests, also the OOM killer);
+ * a SIGKILL neither counts nor breaks the run of deaths.  The slot stays
+ * as the death left it: the run ends, and the next one resets the slots.
+ */
+static int
+sup_crash_loop(struct ns_supervisor *s, struct ns_child *c, pid_t pid,
+    int status)
+{
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+	if (s->crash_loop == 0 || sig == SIGKILL ||
+	    ++c->quick < s->crash_loop)
+		return 0;
+	if (sig != 0)
+		log_warnx("%s (pid %d) killed by signal %d, %u times in a row "
+		    "within %.0f s of its start: giving up", c->name,
+		    (int)pid, sig, c->quick, STABLE_AFTER);
+	else
+		log_warnx("%s exited with %d, %u times in a row within %.0f s "
+		    "of its start: giving up", c->name, WEXITSTATUS(status),
+		    c->quick, STABLE_AFTER);
+	c->finished = 1;
+	c->status = NS_EXIT_NORESPAWN;
+	return 1;
+}
+
 /* A child died: finished, or due for a new fork into its slot. */
 static void
 sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
@@ -158,17 +178,8 @@ sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 		ns_slot_reader_died(&s->e->seg, c->slot);
 	if (now - c->started > STABLE_AFTER)
 		c->backoff = c->quick = 0;
-	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) &&
-	    ++c->quick >= CRASH_LOOP) {
-		log_warnx("%s (pid %d) %s %d, %u times in a row within %.0f s "
-		    "of its start: giving up", c->name, (int)pid,
-		    WIFSIGNALED(status) ? "killed by signal" : "exited with",
-		    WIFSIGNALED(status) ? WTERMSIG(status) :
-		    WEXITSTATUS(status), c->quick, STABLE_AFTER);
-		c->finished = 1;
-		c->status = NS_EXIT_NORESPAWN;
+	else if (sup_crash_loop(s, c, pid, status))
 		return;
-	}
 	if (WIFSIGNALED(status))
 		log_warnx("%s (pid %d) killed by signal %d; restarting",
 		    c->name, (int)pid, WTERMSIG(status));

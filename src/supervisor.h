@@ -28,8 +28,9 @@ struct ns_child {
 	void		*arg;
 	/* supervisor state */
 	pid_t		 pid;
-	int		 finished;	/* exited 0 or NS_EXIT_NORESPAWN */
-	int		 status;	/* its exit code when finished */
+	int		 finished;	/* exited 0 or 2, or given up */
+	int		 status;	/* its exit code when finished (a child
+					 * given up: NS_EXIT_NORESPAWN) */
 	unsigned	 restarts;
 	unsigned	 quick;		/* deaths in a row soon after a start */
 	double		 started;	/* monotonic seconds */
@@ -56,7 +57,18 @@ struct ns_supervisor {
 	int		 lockfd;	/* external slots' lock file, or -1 */
 	/* Called at every turn of the loop (at least once a second). */
 	void		(*tick)(struct ns_supervisor *);
+	/*
+	 * Quick deaths in a row (each within 5 s of the start) after which
+	 * a child is given up, ending the run; 0: never.  An offline run
+	 * sets it, as a child dying at every start (a corrupt trace record
+	 * that crashes every worker) would keep it from ever ending.  The
+	 * daemon does not: it keeps re-forking every 2 s, as other inputs
+	 * may still be monitored, and /metrics counts the restarts.
+	 */
+	unsigned	 crash_loop;
 };
+
+#define NS_SUP_CRASH_LOOP	10	/* an offline run's crash_loop */
 
 void	 ns_supervisor_init(struct ns_supervisor *, struct ns_engine *);
 /* Give a role a slot; 0 or -ENOSPC. */
@@ -64,8 +76,9 @@ int	 ns_supervisor_add(struct ns_supervisor *, const char *name,
 	    uint32_t role, unsigned index, ns_child_main, void *arg);
 /*
  * Fork every child and supervise until all have finished.  0 when each
- * exited 0; -EINVAL when one exited NS_EXIT_NORESPAWN; -EINTR on SIGINT
- * or SIGTERM (the children are killed: an offline run keeps nothing).
+ * exited 0; -EINVAL when one exited NS_EXIT_NORESPAWN or was given up
+ * (the others are killed); -EINTR on SIGINT or SIGTERM (the children
+ * are killed: an offline run keeps nothing).
  */
 int	 ns_supervisor_run(struct ns_supervisor *);
 /*

@@ -16,6 +16,7 @@ set -eu
 src=${NS_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${NS_BUILDDIR:-$src/build}
 ns=$bld/netspectra pcapgen=$bld/contrib/pcapgen runs=${BENCH_RUNS:-7}
+[ "$runs" -ge 1 ] || { echo "sketch-bench: BENCH_RUNS must be at least 1" >&2; exit 2; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/ns-sketch-bench.XXXXXX")
 [ "${BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$T"' EXIT
 say() { echo "sketch-bench: $*" >&2; }

@@ -1,8 +1,9 @@
 /*
  * test_supervisor.c -- restarts: a child that dies is forked again until
- * it finishes, and one that dies at every start is given up, ending the
- * run with an error instead of being forked for ever -- unless it is
- * killed from outside (SIGKILL).
+ * it finishes, and, in a run with a crash_loop limit (an offline run),
+ * one that dies at every start is given up, ending the run with an error
+ * instead of being forked for ever -- unless it is killed from outside
+ * (SIGKILL).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -82,6 +83,7 @@ static int
 run_one(ns_child_main fn, struct ns_supervisor *s)
 {
 	ns_supervisor_init(s, &e);
+	s->crash_loop = NS_SUP_CRASH_LOOP;
 	cr_assert_eq(ns_supervisor_add(s, "ns-test-0", NS_ROLE_EXPORTER, 0,
 	    fn, NULL), 0);
 	return ns_supervisor_run(s);
