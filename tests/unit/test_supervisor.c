@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -79,6 +80,28 @@ killed_often(struct ns_engine *eng, const struct ns_child *c)
 	_exit(0);
 }
 
+/*
+ * Lives 5.5 s at its first start, then dies at once nine times, then
+ * finishes: the slow death only ends a run of quick ones.
+ */
+static __attribute__((noreturn)) void
+slow_then_quick(struct ns_engine *eng, const struct ns_child *c)
+{
+	struct timespec ts = { 5, 500000000 };
+
+	(void)eng;
+	(void)c;
+	switch (ns_add_fetch(starts, 1)) {
+	case 1:
+		nanosleep(&ts, NULL);
+		_exit(3);
+	case 11:
+		_exit(0);
+	default:
+		_exit(3);
+	}
+}
+
 static int
 run_one(ns_child_main fn, struct ns_supervisor *s)
 {
@@ -125,4 +148,14 @@ Test(supervisor, sigkill_is_no_crash_loop)
 	cr_assert_eq(s.child[0].status, 0);
 	cr_assert_eq(ns_load_relaxed(starts), 12);
 	cr_assert_eq(s.child[0].restarts, 11);
+}
+
+Test(supervisor, slow_death_starts_the_count_over)
+{
+	static struct ns_supervisor s;
+
+	cr_assert_eq(run_one(slow_then_quick, &s), 0,
+	    "a death after 5 s must not count as quick");
+	cr_assert_eq(ns_load_relaxed(starts), 11);
+	cr_assert_eq(s.child[0].restarts, 10);
 }
