@@ -112,6 +112,17 @@ run_one(ns_child_main fn, struct ns_supervisor *s)
 	return ns_supervisor_run(s);
 }
 
+/* The child finished with status after nstarts starts. */
+static void
+assert_ended(const struct ns_supervisor *s, int status, uint64_t nstarts)
+{
+	cr_assert(s->child[0].finished);
+	cr_assert_eq(s->child[0].status, status);
+	cr_assert_eq(s->child[0].pid, 0);
+	cr_assert_eq(ns_load_relaxed(starts), nstarts);
+	cr_assert_eq(s->child[0].restarts, nstarts - 1);
+}
+
 TestSuite(supervisor, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(supervisor, crash_loop_is_given_up)
@@ -120,12 +131,8 @@ Test(supervisor, crash_loop_is_given_up)
 
 	cr_assert_eq(run_one(die_always, &s), -EINVAL,
 	    "a child dying at every start must end the run with an error");
-	cr_assert(s.child[0].finished);
-	cr_assert_eq(s.child[0].status, NS_EXIT_NORESPAWN);
 	/* Ten deaths: the first start and nine restarts, no more. */
-	cr_assert_eq(ns_load_relaxed(starts), 10);
-	cr_assert_eq(s.child[0].restarts, 9);
-	cr_assert_eq(s.child[0].pid, 0);
+	assert_ended(&s, NS_EXIT_NORESPAWN, 10);
 }
 
 Test(supervisor, child_that_recovers_finishes)
@@ -133,10 +140,7 @@ Test(supervisor, child_that_recovers_finishes)
 	static struct ns_supervisor s;
 
 	cr_assert_eq(run_one(die_thrice, &s), 0);
-	cr_assert(s.child[0].finished);
-	cr_assert_eq(s.child[0].status, 0);
-	cr_assert_eq(ns_load_relaxed(starts), 4);
-	cr_assert_eq(s.child[0].restarts, 3);
+	assert_ended(&s, 0, 4);
 }
 
 Test(supervisor, sigkill_is_no_crash_loop)
@@ -145,9 +149,7 @@ Test(supervisor, sigkill_is_no_crash_loop)
 
 	cr_assert_eq(run_one(killed_often, &s), 0,
 	    "kill -9 from outside is not the child's failure");
-	cr_assert_eq(s.child[0].status, 0);
-	cr_assert_eq(ns_load_relaxed(starts), 12);
-	cr_assert_eq(s.child[0].restarts, 11);
+	assert_ended(&s, 0, 12);
 }
 
 Test(supervisor, slow_death_starts_the_count_over)
@@ -156,6 +158,5 @@ Test(supervisor, slow_death_starts_the_count_over)
 
 	cr_assert_eq(run_one(slow_then_quick, &s), 0,
 	    "a death after 5 s must not count as quick");
-	cr_assert_eq(ns_load_relaxed(starts), 11);
-	cr_assert_eq(s.child[0].restarts, 10);
+	assert_ended(&s, 0, 11);
 }
