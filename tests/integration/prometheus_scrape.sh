@@ -24,9 +24,14 @@ N=30000		# packets in the trace: 3 s at 10 kpps, three scrapes or more
 FLOWS=2000
 TOP_K=5
 
-# The shipped scrape configuration is valid.
+# The shipped scrape configuration is valid, with its alerting rules,
+# and the rules pass their unit tests.
 promtool check config "$NS_SRCDIR/contrib/prometheus.yml" >"$T/check.out" 2>&1 ||
 	fail "contrib/prometheus.yml: $(cat "$T/check.out")"
+grep -q "SUCCESS: 5 rules found" "$T/check.out" ||
+	fail "contrib/prometheus.yml did not load the 5 alerting rules: $(cat "$T/check.out")"
+promtool test rules "$NS_SRCDIR/contrib/netspectra-alerts.test.yml" >"$T/rules.out" 2>&1 ||
+	fail "contrib/netspectra-alerts.test.yml: $(cat "$T/rules.out")"
 
 ns_bare_pair
 ns_at_exit "rm -f /dev/shm/netspectra-prom-$$ /dev/shm/netspectra-prom-$$.lock /dev/shm/netspectra-promauth-$$ /dev/shm/netspectra-promauth-$$.lock"
@@ -106,6 +111,8 @@ cat >"$T/prometheus.yml" <<EOC
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files:
+  - $NS_SRCDIR/contrib/netspectra-alerts.yml
 scrape_configs:
   - job_name: netspectra
     scrape_timeout: 1s
@@ -311,6 +318,26 @@ while IFS='	' read -r title expr; do
 	nq=$((nq + 1))
 done <"$T/dash.exprs"
 echo "ok: contrib/grafana-netspectra.json: $nq queries run on Prometheus, every metric they use is exposed"
+
+# ---- the alerting rules ----------------------------------------------------
+# Prometheus evaluates every rule of contrib/netspectra-alerts.yml on the
+# real series without an error, and none fires: no restart, no lost
+# packet, a daemon that answers.
+rules_ok() {
+	in_b curl -sS -m 10 "$PROM/api/v1/rules" >"$T/rules.json" || return 1
+	python3 - "$T/rules.json" <<'EOP'
+import json, sys
+rules = [r for g in json.load(open(sys.argv[1]))["data"]["groups"]
+         for r in g["rules"]]
+assert len(rules) == 5, len(rules)
+for r in rules:
+    assert r["health"] == "ok", (r["name"], r.get("lastError"))
+    assert r["lastEvaluation"][:4] >= "2000", (r["name"], r["lastEvaluation"])
+    assert r["state"] == "inactive", (r["name"], r["state"], r["alerts"])
+EOP
+}
+wait_for 10 rules_ok || fail "alerting rules on the live series: $(cat "$T/rules.json")"
+echo "ok: contrib/netspectra-alerts.yml: 5 rules evaluated on the live series, healthy, none firing; their unit tests pass"
 
 stop_daemon "$T/d.log"
 
