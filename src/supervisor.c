@@ -127,31 +127,41 @@ sup_find(struct ns_supervisor *s, pid_t pid)
 }
 
 /*
- * A quick death of c (within STABLE_AFTER of its start): 1 if it is the
- * s->crash_loop-th in a row, and c is given up -- finished with
- * NS_EXIT_NORESPAWN, which ends the run.  Only deaths of the child's own
- * making count: an exit status, or a signal other than SIGKILL, which
- * comes from outside (an operator, the kill tests, also the OOM killer);
- * a SIGKILL neither counts nor breaks the run of deaths.  The slot stays
- * as the death left it: the run ends, and the next one resets the slots.
+ * A quick death of c (within STABLE_AFTER of its start): 1 if it makes a
+ * crash loop, and c is given up -- finished with NS_EXIT_NORESPAWN, which
+ * ends the run.  The limit is s->crash_loop, and NS_SUP_CRASH_LOOP once
+ * a graceful stop has begun: a worker dying at every start would never
+ * drain its ring, and the stop never end.  Deaths of the child's own
+ * making (an exit status, a signal other than SIGKILL) count against the
+ * limit; SIGKILLs come from outside (an operator, the kill tests, the
+ * OOM killer) and count apart, against three times the limit, so that a
+ * child the OOM killer takes at every start still ends an offline run.
+ * The slot stays as the death left it: the run ends, and the next one
+ * resets the slots.
  */
 static int
 sup_crash_loop(struct ns_supervisor *s, struct ns_child *c, pid_t pid,
     int status)
 {
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	unsigned limit = s->crash_loop != 0 ? s->crash_loop :
+	    s->stopping ? NS_SUP_CRASH_LOOP : 0;
 
-	if (s->crash_loop == 0 || sig == SIGKILL ||
-	    ++c->quick < s->crash_loop)
+	if (sig == SIGKILL)
+		c->quick_killed++;
+	else
+		c->quick++;
+	if (limit == 0 || (c->quick < limit && c->quick_killed < 3 * limit))
 		return 0;
 	if (sig != 0)
 		log_warnx("%s (pid %d) killed by signal %d, %u times in a row "
 		    "within %.0f s of its start: giving up", c->name,
-		    (int)pid, sig, c->quick, STABLE_AFTER);
+		    (int)pid, sig, sig == SIGKILL ? c->quick_killed : c->quick,
+		    STABLE_AFTER);
 	else
-		log_warnx("%s exited with %d, %u times in a row within %.0f s "
-		    "of its start: giving up", c->name, WEXITSTATUS(status),
-		    c->quick, STABLE_AFTER);
+		log_warnx("%s (pid %d) exited with %d, %u times in a row "
+		    "within %.0f s of its start: giving up", c->name,
+		    (int)pid, WEXITSTATUS(status), c->quick, STABLE_AFTER);
 	c->finished = 1;
 	c->status = NS_EXIT_NORESPAWN;
 	return 1;
@@ -177,7 +187,7 @@ sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 	else
 		ns_slot_reader_died(&s->e->seg, c->slot);
 	if (now - c->started > STABLE_AFTER)
-		c->backoff = c->quick = 0;
+		c->backoff = c->quick = c->quick_killed = 0;
 	else if (sup_crash_loop(s, c, pid, status))
 		return;
 	if (WIFSIGNALED(status))

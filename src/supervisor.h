@@ -33,6 +33,7 @@ struct ns_child {
 					 * given up: NS_EXIT_NORESPAWN) */
 	unsigned	 restarts;
 	unsigned	 quick;		/* deaths in a row soon after a start */
+	unsigned	 quick_killed;	/* of them by SIGKILL, counted apart */
 	double		 started;	/* monotonic seconds */
 	double		 backoff;	/* seconds before the next fork */
 	double		 due;		/* when to fork again */
@@ -59,7 +60,8 @@ struct ns_supervisor {
 	void		(*tick)(struct ns_supervisor *);
 	/*
 	 * Quick deaths in a row (each within 5 s of the start) after which
-	 * a child is given up, ending the run; 0: never.  An offline run
+	 * a child is given up, ending the run (SIGKILLs: three times as
+	 * many); 0: never, until a graceful stop begins.  An offline run
 	 * sets it, as a child dying at every start (a corrupt trace record
 	 * that crashes every worker) would keep it from ever ending.  The
 	 * daemon does not: it keeps re-forking every 2 s, as other inputs

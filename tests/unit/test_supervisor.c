@@ -1,9 +1,9 @@
 /*
  * test_supervisor.c -- restarts: a child that dies is forked again until
- * it finishes, and, in a run with a crash_loop limit (an offline run),
- * one that dies at every start is given up, ending the run with an error
- * instead of being forked for ever -- unless it is killed from outside
- * (SIGKILL).
+ * it finishes.  In a run with a crash_loop limit (an offline run), or
+ * once a graceful stop has begun, one that dies at every start is given
+ * up, ending the run with an error and killing the others; SIGKILLs,
+ * which come from outside, count apart against three times the limit.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "segment.h"
@@ -22,7 +23,7 @@
 #include "supervisor.h"
 
 static struct ns_engine e;
-static uint64_t *starts;	/* forks that ran, shared with the children */
+static uint64_t *starts;	/* forks of the first child that ran */
 
 static void
 setup(void)
@@ -50,7 +51,8 @@ teardown(void)
 	ns_seg_detach(&e.seg);
 }
 
-/* Dies at every start. */
+/* ---- children: each counts its start, then dies or finishes */
+
 static __attribute__((noreturn)) void
 die_always(struct ns_engine *eng, const struct ns_child *c)
 {
@@ -69,6 +71,15 @@ die_thrice(struct ns_engine *eng, const struct ns_child *c)
 	_exit(ns_add_fetch(starts, 1) <= 3 ? 3 : 0);
 }
 
+/* Dies at its first eleven starts, then finishes. */
+static __attribute__((noreturn)) void
+die_eleven(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	_exit(ns_add_fetch(starts, 1) <= 11 ? 3 : 0);
+}
+
 /* Killed at its first eleven starts, then finishes. */
 static __attribute__((noreturn)) void
 killed_often(struct ns_engine *eng, const struct ns_child *c)
@@ -80,14 +91,36 @@ killed_often(struct ns_engine *eng, const struct ns_child *c)
 	_exit(0);
 }
 
+static __attribute__((noreturn)) void
+killed_always(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	ns_add_fetch(starts, 1);
+	raise(SIGKILL);
+	_exit(0);
+}
+
+/* Exits 3 at every start but the sixth, where it is killed. */
+static __attribute__((noreturn)) void
+killed_between(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	if (ns_add_fetch(starts, 1) == 6)
+		raise(SIGKILL);
+	_exit(3);
+}
+
 /*
- * Lives 5.5 s at its first start, then dies at once nine times, then
- * finishes: the slow death only ends a run of quick ones.
+ * Lives 6.5 s at its first start (well past the 5 s that make a death
+ * quick), then dies at once nine times, then finishes: the slow death
+ * only ends a run of quick ones.
  */
 static __attribute__((noreturn)) void
 slow_then_quick(struct ns_engine *eng, const struct ns_child *c)
 {
-	struct timespec ts = { 5, 500000000 };
+	struct timespec ts = { 6, 500000000 };
 
 	(void)eng;
 	(void)c;
@@ -102,17 +135,53 @@ slow_then_quick(struct ns_engine *eng, const struct ns_child *c)
 	}
 }
 
+/* Asks its supervisor to stop, then dies at every start. */
+static __attribute__((noreturn)) void
+stop_then_die(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	if (ns_add_fetch(starts, 1) == 1)
+		kill(getppid(), SIGTERM);
+	_exit(3);
+}
+
+/* A healthy child: runs until killed. */
+static __attribute__((noreturn)) void
+run_forever(struct ns_engine *eng, const struct ns_child *c)
+{
+	(void)eng;
+	(void)c;
+	for (;;)
+		pause();
+}
+
+/* ---- runs */
+
+/* A graceful stop that lets the children go on: a daemon's, draining. */
+static void
+stop_noop(struct ns_supervisor *s)
+{
+	(void)s;
+}
+
 static int
-run_one(ns_child_main fn, struct ns_supervisor *s)
+run_limit(ns_child_main fn, struct ns_supervisor *s, unsigned crash_loop)
 {
 	ns_supervisor_init(s, &e);
-	s->crash_loop = NS_SUP_CRASH_LOOP;
+	s->crash_loop = crash_loop;
 	cr_assert_eq(ns_supervisor_add(s, "ns-test-0", NS_ROLE_EXPORTER, 0,
 	    fn, NULL), 0);
 	return ns_supervisor_run(s);
 }
 
-/* The child finished with status after nstarts starts. */
+static int
+run_one(ns_child_main fn, struct ns_supervisor *s)
+{
+	return run_limit(fn, s, NS_SUP_CRASH_LOOP);
+}
+
+/* The first child finished with status after nstarts starts. */
 static void
 assert_ended(const struct ns_supervisor *s, int status, uint64_t nstarts)
 {
@@ -143,13 +212,41 @@ Test(supervisor, child_that_recovers_finishes)
 	assert_ended(&s, 0, 4);
 }
 
-Test(supervisor, sigkill_is_no_crash_loop)
+Test(supervisor, no_limit_keeps_restarting)
+{
+	static struct ns_supervisor s;
+
+	cr_assert_eq(run_limit(die_eleven, &s, 0), 0,
+	    "crash_loop 0 (the daemon) must never give a child up");
+	assert_ended(&s, 0, 12);
+}
+
+Test(supervisor, sigkills_count_apart)
 {
 	static struct ns_supervisor s;
 
 	cr_assert_eq(run_one(killed_often, &s), 0,
-	    "kill -9 from outside is not the child's failure");
+	    "eleven kill -9 from outside are not ten failures");
 	assert_ended(&s, 0, 12);
+}
+
+Test(supervisor, sigkills_have_their_own_limit)
+{
+	static struct ns_supervisor s;
+
+	/* Limit 3: the ninth quick SIGKILL gives up. */
+	cr_assert_eq(run_limit(killed_always, &s, 3), -EINVAL);
+	assert_ended(&s, NS_EXIT_NORESPAWN, 9);
+}
+
+Test(supervisor, sigkill_does_not_break_the_run)
+{
+	static struct ns_supervisor s;
+
+	/* Five failures, a SIGKILL, five failures: the tenth failure, the
+	 * eleventh start, gives up. */
+	cr_assert_eq(run_one(killed_between, &s), -EINVAL);
+	assert_ended(&s, NS_EXIT_NORESPAWN, 11);
 }
 
 Test(supervisor, slow_death_starts_the_count_over)
@@ -159,4 +256,40 @@ Test(supervisor, slow_death_starts_the_count_over)
 	cr_assert_eq(run_one(slow_then_quick, &s), 0,
 	    "a death after 5 s must not count as quick");
 	assert_ended(&s, 0, 11);
+}
+
+Test(supervisor, giving_up_kills_the_others)
+{
+	static struct ns_supervisor s;
+	double t0 = ns_mono_now();
+
+	ns_supervisor_init(&s, &e);
+	s.crash_loop = NS_SUP_CRASH_LOOP;
+	cr_assert_eq(ns_supervisor_add(&s, "ns-test-0", NS_ROLE_EXPORTER, 0,
+	    die_always, NULL), 0);
+	cr_assert_eq(ns_supervisor_add(&s, "ns-test-1", NS_ROLE_CAPTURE, 0,
+	    run_forever, NULL), 0);
+	cr_assert_eq(ns_supervisor_run(&s), -EINVAL);
+	assert_ended(&s, NS_EXIT_NORESPAWN, 10);
+	/* Killed and reaped, not finished, and not waited for. */
+	cr_assert_eq(s.child[1].pid, 0);
+	cr_assert_not(s.child[1].finished);
+	cr_assert_lt(ns_mono_now() - t0, 30.0);
+}
+
+Test(supervisor, stopping_gives_a_crash_loop_up)
+{
+	static struct ns_supervisor s;
+
+	/* No limit (the daemon), but a stop has begun: a child dying at
+	 * every start would keep the stop from ever ending. */
+	ns_supervisor_init(&s, &e);
+	s.stop = stop_noop;
+	cr_assert_eq(ns_supervisor_add(&s, "ns-test-0", NS_ROLE_EXPORTER, 0,
+	    stop_then_die, NULL), 0);
+	cr_assert_eq(ns_supervisor_run(&s), -EINVAL);
+	cr_assert(s.stopping);
+	/* Its first start asked for the stop; ten deaths after that, at
+	 * most, counted from the one it was in. */
+	assert_ended(&s, NS_EXIT_NORESPAWN, 10);
 }
