@@ -324,8 +324,9 @@ echo "ok: contrib/grafana-netspectra.json: $nq queries run on Prometheus, every 
 # real series without an error, and none fires: no restart, no lost
 # packet, a daemon that answers.
 rules_ok() {
-	in_b curl -sS -m 10 "$PROM/api/v1/rules" >"$T/rules.json" || return 1
-	python3 - "$T/rules.json" <<'EOP'
+	in_b curl -sS -m 10 "$PROM/api/v1/rules" >"$T/rules.json" 2>"$T/rules.err" ||
+		return 1
+	python3 - "$T/rules.json" 2>"$T/rules.err" <<'EOP'
 import json, sys
 rules = [r for g in json.load(open(sys.argv[1]))["data"]["groups"]
          for r in g["rules"]]
@@ -336,7 +337,7 @@ for r in rules:
     assert r["state"] == "inactive", (r["name"], r["state"], r["alerts"])
 EOP
 }
-wait_for 10 rules_ok || fail "alerting rules on the live series: $(cat "$T/rules.json")"
+wait_for 10 rules_ok || fail "alerting rules on the live series: $(cat "$T/rules.err")"
 echo "ok: contrib/netspectra-alerts.yml: 5 rules evaluated on the live series, healthy, none firing; their unit tests pass"
 
 stop_daemon "$T/d.log"
