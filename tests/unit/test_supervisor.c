@@ -6,6 +6,7 @@
  * which come from outside, count apart against three times the limit.
  */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -175,12 +176,6 @@ run_limit(ns_child_main fn, struct ns_supervisor *s, unsigned crash_loop)
 	return ns_supervisor_run(s);
 }
 
-static int
-run_one(ns_child_main fn, struct ns_supervisor *s)
-{
-	return run_limit(fn, s, NS_SUP_CRASH_LOOP);
-}
-
 /* The first child finished with status after nstarts starts. */
 static void
 assert_ended(const struct ns_supervisor *s, int status, uint64_t nstarts)
@@ -194,68 +189,53 @@ assert_ended(const struct ns_supervisor *s, int status, uint64_t nstarts)
 
 TestSuite(supervisor, .init = setup, .fini = teardown, .timeout = 60);
 
-Test(supervisor, crash_loop_is_given_up)
-{
-	static struct ns_supervisor s;
+/* A child alone under a limit: how the run ends, after how many starts. */
+static const struct sup_case {
+	const char	*what;
+	ns_child_main	 fn;
+	unsigned	 crash_loop;
+	int		 rc;		/* of ns_supervisor_run() */
+	int		 status;	/* the child's, finished */
+	uint64_t	 nstarts;
+} cases[] = {
+	{ "a child dying at every start is given up after ten starts",
+	    die_always, NS_SUP_CRASH_LOOP, -EINVAL, NS_EXIT_NORESPAWN, 10 },
+	{ "a child that recovers finishes", die_thrice, NS_SUP_CRASH_LOOP,
+	    0, 0, 4 },
+	{ "crash_loop 0 (the daemon) never gives a child up", die_eleven, 0,
+	    0, 0, 12 },
+	{ "eleven kill -9 from outside are not ten failures", killed_often,
+	    NS_SUP_CRASH_LOOP, 0, 0, 12 },
+	{ "SIGKILLs have their own limit, three times crash_loop",
+	    killed_always, 3, -EINVAL, NS_EXIT_NORESPAWN, 9 },
+	{ "a SIGKILL does not break a run of failures: the tenth failure, "
+	    "the eleventh start, gives up", killed_between,
+	    NS_SUP_CRASH_LOOP, -EINVAL, NS_EXIT_NORESPAWN, 11 },
+	{ "a death after 5 s starts the count of quick ones over",
+	    slow_then_quick, NS_SUP_CRASH_LOOP, 0, 0, 11 },
+};
 
-	cr_assert_eq(run_one(die_always, &s), -EINVAL,
-	    "a child dying at every start must end the run with an error");
-	/* Ten deaths: the first start and nine restarts, no more. */
-	assert_ended(&s, NS_EXIT_NORESPAWN, 10);
+/* Indices, not the cases: the runner may start the test in a fresh
+ * process, where pointers of this one mean nothing. */
+ParameterizedTestParameters(supervisor, one_child)
+{
+	static unsigned idx[sizeof(cases) / sizeof(cases[0])];
+	unsigned i;
+
+	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+		idx[i] = i;
+	return cr_make_param_array(unsigned, idx,
+	    sizeof(idx) / sizeof(idx[0]));
 }
 
-Test(supervisor, child_that_recovers_finishes)
+ParameterizedTest(unsigned *i, supervisor, one_child)
 {
 	static struct ns_supervisor s;
+	const struct sup_case *c = &cases[*i];
 
-	cr_assert_eq(run_one(die_thrice, &s), 0);
-	assert_ended(&s, 0, 4);
-}
-
-Test(supervisor, no_limit_keeps_restarting)
-{
-	static struct ns_supervisor s;
-
-	cr_assert_eq(run_limit(die_eleven, &s, 0), 0,
-	    "crash_loop 0 (the daemon) must never give a child up");
-	assert_ended(&s, 0, 12);
-}
-
-Test(supervisor, sigkills_count_apart)
-{
-	static struct ns_supervisor s;
-
-	cr_assert_eq(run_one(killed_often, &s), 0,
-	    "eleven kill -9 from outside are not ten failures");
-	assert_ended(&s, 0, 12);
-}
-
-Test(supervisor, sigkills_have_their_own_limit)
-{
-	static struct ns_supervisor s;
-
-	/* Limit 3: the ninth quick SIGKILL gives up. */
-	cr_assert_eq(run_limit(killed_always, &s, 3), -EINVAL);
-	assert_ended(&s, NS_EXIT_NORESPAWN, 9);
-}
-
-Test(supervisor, sigkill_does_not_break_the_run)
-{
-	static struct ns_supervisor s;
-
-	/* Five failures, a SIGKILL, five failures: the tenth failure, the
-	 * eleventh start, gives up. */
-	cr_assert_eq(run_one(killed_between, &s), -EINVAL);
-	assert_ended(&s, NS_EXIT_NORESPAWN, 11);
-}
-
-Test(supervisor, slow_death_starts_the_count_over)
-{
-	static struct ns_supervisor s;
-
-	cr_assert_eq(run_one(slow_then_quick, &s), 0,
-	    "a death after 5 s must not count as quick");
-	assert_ended(&s, 0, 11);
+	cr_assert_eq(run_limit(c->fn, &s, c->crash_loop), c->rc, "%s",
+	    c->what);
+	assert_ended(&s, c->status, c->nstarts);
 }
 
 Test(supervisor, giving_up_kills_the_others)
