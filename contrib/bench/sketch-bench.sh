@@ -11,7 +11,10 @@
 #
 # Environment: NS_SRCDIR, NS_BUILDDIR (as make bench sets them), BENCH_RUNS
 # [7], BENCH_WORKERS (worker counts tried for each side of the cost) [1 2
-# 3], BENCH_KEEP=1 keeps the scratch directory.
+# 3], BENCH_PAIRS (a second estimate: that many exact/sketch pairs at the
+# last worker count, order alternating; the median of the pairs' ratios
+# and the ratio of the minima) [0], BENCH_KEEP=1 keeps the scratch
+# directory.
 set -eu
 src=${NS_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${NS_BUILDDIR:-$src/build}
@@ -171,3 +174,25 @@ printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END {
 	printf "%s  extra time %.1f%% (median of the rounds; target <= 25%%)\n",
 	    m <= 1.25 ? "PASS" : "FAIL", (m - 1) * 100
 }'
+
+# ---- a second estimate of the cost: interleaved pairs
+pairs=${BENCH_PAIRS:-0}
+[ "$pairs" -gt 0 ] || exit 0
+w=${workers##* }
+for i in $(seq "$pairs"); do
+	if [ $((i % 2)) = 0 ]; then
+		e=$(run_us "$T/exact$w.yaml") s=$(run_us "$T/sketch$w.yaml")
+	else
+		s=$(run_us "$T/sketch$w.yaml") e=$(run_us "$T/exact$w.yaml")
+	fi
+	echo "$e $s"
+done | python3 -c '
+import statistics, sys
+p = [tuple(map(int, l.split())) for l in sys.stdin]
+r = [s / e for e, s in p]
+print("%d pairs at %s workers: median pair ratio %+.1f%%, ratio of the "
+      "minima %+.1f%% (exact %d ms, sketch %d ms)" % (len(p), sys.argv[1],
+      100 * (statistics.median(r) - 1),
+      100 * (min(s for _, s in p) / min(e for e, _ in p) - 1),
+      min(e for e, _ in p) / 1000, min(s for _, s in p) / 1000))
+' "$w"
