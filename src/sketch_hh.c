@@ -360,7 +360,8 @@ hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
 }
 
 #define HH_CHUNK	256	/* updates located together */
-#define HH_AHEAD	8	/* updates between a bucket prefetch and its use */
+#define HH_AHEAD	8	/* updates between a second-line prefetch and
+				 * its use */
 #define HH_MISS_AHEAD	12	/* guessed misses between a Count-Min
 				 * prefetch and its use */
 
@@ -429,17 +430,18 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 }
 
 /*
- * Two distances.  The candidate lines are few and mostly cached: a few
- * updates ahead is enough.  The Count-Min cells of a miss are anywhere in
- * the rows and come from far: they are loaded a dozen misses ahead -- a
- * fixed number of updates ahead would leave a miss after a run of hits
- * too little time, and cells a hit never reads would pollute the cache.
+ * Two distances.  A bucket's second line (byte counts, packet priors:
+ * what a hit writes besides the packet count) comes a few updates ahead;
+ * its first was loaded by the search in hh_locate().  The Count-Min cells
+ * of a miss are anywhere in the rows and come from far: they are loaded
+ * a dozen misses ahead -- a fixed number of updates ahead would leave a
+ * miss after a run of hits too little time, and cells a hit never reads
+ * would pollute the cache.
  */
 static inline void
-hh_prefetch_bucket(struct hh_bucket *lines, const struct hh_where *w,
+hh_prefetch_bytes(struct hh_bucket *lines, const struct hh_where *w,
     unsigned j)
 {
-	ns_prefetch_w(&lines[w->bucket[j]]);
 	ns_prefetch_w((char *)&lines[w->bucket[j]] + NS_CACHELINE);
 }
 
@@ -493,12 +495,12 @@ hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	unsigned i, j, m, depth = h->depth;
 
 	for (j = 0; j < HH_AHEAD && j < n; j++)
-		hh_prefetch_bucket(lines, w, j);
+		hh_prefetch_bytes(lines, w, j);
 	for (m = 0; m < HH_MISS_AHEAD; m++)
 		hh_prefetch_cells(rows, depth, w, m);
 	for (j = 0, m = 0; j < n; j++) {
 		if (j + HH_AHEAD < n)
-			hh_prefetch_bucket(lines, w, j + HH_AHEAD);
+			hh_prefetch_bytes(lines, w, j + HH_AHEAD);
 		/* At a guessed miss, load the cells of the one a dozen on. */
 		if (w->miss[m] == j)
 			hh_prefetch_cells(rows, depth, w, m++ + HH_MISS_AHEAD);
