@@ -126,6 +126,19 @@ sup_find(struct ns_supervisor *s, pid_t pid)
 	return NULL;
 }
 
+/* "ns-worker-0 (pid 42) killed by signal 11" and what follows. */
+static void
+sup_log_death(const struct ns_child *c, pid_t pid, int status,
+    const char *then)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %d) killed by signal %d%s", c->name,
+		    (int)pid, WTERMSIG(status), then);
+	else
+		log_warnx("%s (pid %d) exited with %d%s", c->name, (int)pid,
+		    WEXITSTATUS(status), then);
+}
+
 /*
  * A quick death of c (within STABLE_AFTER of its start): 1 if it makes a
  * crash loop, and c is given up -- finished with NS_EXIT_NORESPAWN, which
@@ -143,6 +156,7 @@ static int
 sup_crash_loop(struct ns_supervisor *s, struct ns_child *c, pid_t pid,
     int status)
 {
+	char then[96];
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	unsigned limit = s->crash_loop != 0 ? s->crash_loop :
 	    s->stopping ? NS_SUP_CRASH_LOOP : 0;
@@ -153,15 +167,10 @@ sup_crash_loop(struct ns_supervisor *s, struct ns_child *c, pid_t pid,
 		c->quick++;
 	if (limit == 0 || (c->quick < limit && c->quick_killed < 3 * limit))
 		return 0;
-	if (sig != 0)
-		log_warnx("%s (pid %d) killed by signal %d, %u times in a row "
-		    "within %.0f s of its start: giving up", c->name,
-		    (int)pid, sig, sig == SIGKILL ? c->quick_killed : c->quick,
-		    STABLE_AFTER);
-	else
-		log_warnx("%s (pid %d) exited with %d, %u times in a row "
-		    "within %.0f s of its start: giving up", c->name,
-		    (int)pid, WEXITSTATUS(status), c->quick, STABLE_AFTER);
+	snprintf(then, sizeof(then), ", %u times in a row within %.0f s of "
+	    "its start: giving up", sig == SIGKILL ? c->quick_killed :
+	    c->quick, STABLE_AFTER);
+	sup_log_death(c, pid, status, then);
 	c->finished = 1;
 	c->status = NS_EXIT_NORESPAWN;
 	return 1;
@@ -190,12 +199,7 @@ sup_reaped(struct ns_supervisor *s, struct ns_child *c, int status)
 		c->backoff = c->quick = c->quick_killed = 0;
 	else if (sup_crash_loop(s, c, pid, status))
 		return;
-	if (WIFSIGNALED(status))
-		log_warnx("%s (pid %d) killed by signal %d; restarting",
-		    c->name, (int)pid, WTERMSIG(status));
-	else
-		log_warnx("%s exited with %d; restarting", c->name,
-		    WEXITSTATUS(status));
+	sup_log_death(c, pid, status, "; restarting");
 	c->backoff = c->backoff == 0 ? BACKOFF_MIN : c->backoff * 2;
 	if (c->backoff > BACKOFF_MAX)
 		c->backoff = BACKOFF_MAX;
