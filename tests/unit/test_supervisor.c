@@ -54,51 +54,23 @@ teardown(void)
 
 /* ---- children: each counts its start, then dies or finishes */
 
+#define ALWAYS	((void *)UINTPTR_MAX)	/* a child's arg: every start */
+
+/* Exits 3 at its first c->arg starts, then finishes. */
 static __attribute__((noreturn)) void
-die_always(struct ns_engine *eng, const struct ns_child *c)
+die_first(struct ns_engine *eng, const struct ns_child *c)
 {
 	(void)eng;
-	(void)c;
-	ns_add_fetch(starts, 1);
-	_exit(3);
+	_exit(ns_add_fetch(starts, 1) <= (uintptr_t)c->arg ? 3 : 0);
 }
 
-/* Dies at its first three starts, then finishes. */
+/* Killed at its first c->arg starts, then finishes. */
 static __attribute__((noreturn)) void
-die_thrice(struct ns_engine *eng, const struct ns_child *c)
+killed_first(struct ns_engine *eng, const struct ns_child *c)
 {
 	(void)eng;
-	(void)c;
-	_exit(ns_add_fetch(starts, 1) <= 3 ? 3 : 0);
-}
-
-/* Dies at its first eleven starts, then finishes. */
-static __attribute__((noreturn)) void
-die_eleven(struct ns_engine *eng, const struct ns_child *c)
-{
-	(void)eng;
-	(void)c;
-	_exit(ns_add_fetch(starts, 1) <= 11 ? 3 : 0);
-}
-
-/* Killed at its first eleven starts, then finishes. */
-static __attribute__((noreturn)) void
-killed_often(struct ns_engine *eng, const struct ns_child *c)
-{
-	(void)eng;
-	(void)c;
-	if (ns_add_fetch(starts, 1) <= 11)
+	if (ns_add_fetch(starts, 1) <= (uintptr_t)c->arg)
 		raise(SIGKILL);
-	_exit(0);
-}
-
-static __attribute__((noreturn)) void
-killed_always(struct ns_engine *eng, const struct ns_child *c)
-{
-	(void)eng;
-	(void)c;
-	ns_add_fetch(starts, 1);
-	raise(SIGKILL);
 	_exit(0);
 }
 
@@ -167,12 +139,13 @@ stop_noop(struct ns_supervisor *s)
 }
 
 static int
-run_limit(ns_child_main fn, struct ns_supervisor *s, unsigned crash_loop)
+run_limit(ns_child_main fn, void *arg, struct ns_supervisor *s,
+    unsigned crash_loop)
 {
 	ns_supervisor_init(s, &e);
 	s->crash_loop = crash_loop;
 	cr_assert_eq(ns_supervisor_add(s, "ns-test-0", NS_ROLE_EXPORTER, 0,
-	    fn, NULL), 0);
+	    fn, arg), 0);
 	return ns_supervisor_run(s);
 }
 
@@ -193,26 +166,28 @@ TestSuite(supervisor, .init = setup, .fini = teardown, .timeout = 60);
 static const struct sup_case {
 	const char	*what;
 	ns_child_main	 fn;
+	void		*arg;		/* the child's */
 	unsigned	 crash_loop;
 	int		 rc;		/* of ns_supervisor_run() */
 	int		 status;	/* the child's, finished */
 	uint64_t	 nstarts;
 } cases[] = {
 	{ "a child dying at every start is given up after ten starts",
-	    die_always, NS_SUP_CRASH_LOOP, -EINVAL, NS_EXIT_NORESPAWN, 10 },
-	{ "a child that recovers finishes", die_thrice, NS_SUP_CRASH_LOOP,
-	    0, 0, 4 },
-	{ "crash_loop 0 (the daemon) never gives a child up", die_eleven, 0,
-	    0, 0, 12 },
-	{ "eleven kill -9 from outside are not ten failures", killed_often,
-	    NS_SUP_CRASH_LOOP, 0, 0, 12 },
+	    die_first, ALWAYS, NS_SUP_CRASH_LOOP, -EINVAL, NS_EXIT_NORESPAWN,
+	    10 },
+	{ "a child that recovers finishes", die_first, (void *)3,
+	    NS_SUP_CRASH_LOOP, 0, 0, 4 },
+	{ "crash_loop 0 (the daemon) never gives a child up", die_first,
+	    (void *)11, 0, 0, 0, 12 },
+	{ "eleven kill -9 from outside are not ten failures", killed_first,
+	    (void *)11, NS_SUP_CRASH_LOOP, 0, 0, 12 },
 	{ "SIGKILLs have their own limit, three times crash_loop",
-	    killed_always, 3, -EINVAL, NS_EXIT_NORESPAWN, 9 },
+	    killed_first, ALWAYS, 3, -EINVAL, NS_EXIT_NORESPAWN, 9 },
 	{ "a SIGKILL does not break a run of failures: the tenth failure, "
-	    "the eleventh start, gives up", killed_between,
+	    "the eleventh start, gives up", killed_between, NULL,
 	    NS_SUP_CRASH_LOOP, -EINVAL, NS_EXIT_NORESPAWN, 11 },
 	{ "a death after 5 s starts the count of quick ones over",
-	    slow_then_quick, NS_SUP_CRASH_LOOP, 0, 0, 11 },
+	    slow_then_quick, NULL, NS_SUP_CRASH_LOOP, 0, 0, 11 },
 };
 
 /* Indices, not the cases: the runner may start the test in a fresh
@@ -233,8 +208,8 @@ ParameterizedTest(unsigned *i, supervisor, one_child)
 	static struct ns_supervisor s;
 	const struct sup_case *c = &cases[*i];
 
-	cr_assert_eq(run_limit(c->fn, &s, c->crash_loop), c->rc, "%s",
-	    c->what);
+	cr_assert_eq(run_limit(c->fn, c->arg, &s, c->crash_loop), c->rc,
+	    "%s", c->what);
 	assert_ended(&s, c->status, c->nstarts);
 }
 
@@ -246,7 +221,7 @@ Test(supervisor, giving_up_kills_the_others)
 	ns_supervisor_init(&s, &e);
 	s.crash_loop = NS_SUP_CRASH_LOOP;
 	cr_assert_eq(ns_supervisor_add(&s, "ns-test-0", NS_ROLE_EXPORTER, 0,
-	    die_always, NULL), 0);
+	    die_first, ALWAYS), 0);
 	cr_assert_eq(ns_supervisor_add(&s, "ns-test-1", NS_ROLE_CAPTURE, 0,
 	    run_forever, NULL), 0);
 	cr_assert_eq(ns_supervisor_run(&s), -EINVAL);
