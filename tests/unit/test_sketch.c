@@ -370,6 +370,16 @@ Test(sketch, deterministic)
 	free(sb);
 }
 
+/* The length of the batch that starts at update i of np: 1 to max, at
+ * random (but the same in every run). */
+static uint32_t
+batch_len(uint32_t i, uint32_t max, uint32_t np)
+{
+	uint32_t n = 1 + (uint32_t)(XXH3_64bits(&i, 4) % max);
+
+	return n < np - i ? n : np - i;
+}
+
 /*
  * Batches of any size, their packets kept at strides as the worker keeps
  * them, leave the region byte for byte as one update per packet does:
@@ -393,9 +403,7 @@ Test(sketch, hh_batch_equals_single_updates)
 	ns_hh_shm_init(bat, &p);
 	for (i = 0; i < NP; i += n, batches++) {
 		/* 1 to 700 packets: one chunk, several, and a partial one. */
-		n = 1 + (uint32_t)(XXH3_64bits(&i, 4) % 700);
-		if (n > NP - i)
-			n = NP - i;
+		n = batch_len(i, 700, NP);
 		for (j = 0; j < n; j++) {
 			hash[2 * j] = mkkey(skewed(i + j, 2000),
 			    &keys[j * KSTRIDE]);
@@ -430,9 +438,7 @@ Test(sketch, spread_batch_equals_single_updates)
 	ns_spread_shm_init(bat, &p);
 	for (i = 0; i < NP; i += n, batches++) {
 		/* 1 to 200 updates: one chunk, several, and a partial one. */
-		n = 1 + (uint32_t)(XXH3_64bits(&i, 4) % 200);
-		if (n > NP - i)
-			n = NP - i;
+		n = batch_len(i, 200, NP);
 		for (j = 0; j < n; j++) {
 			h = mkkey(skewed(i + j, 300), keys[j]);
 			in[j] = (struct ns_spread_input){ keys[j], h,
