@@ -362,23 +362,25 @@ hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
 #define HH_CHUNK	256	/* updates located together */
 #define HH_AHEAD	8	/* updates between a second-line prefetch and
 				 * its use */
-#define HH_MISS_AHEAD	12	/* guessed misses between a Count-Min
-				 * prefetch and its use */
+#define HH_MISS_AHEAD	12	/* misses between a Count-Min prefetch and
+				 * its use */
 
 /*
  * Where the updates of a chunk go, as indices: found in tight loops,
  * the region's geometry in registers, before any store (a store to a
  * shared cell could alias the header, and reload it).  And which slot
- * holds the key now: a guess, as an earlier update of the chunk may
- * change the bucket, but a good one -- and a key it calls a candidate
- * needs neither its Count-Min cells loaded nor its bucket searched.
+ * holds each key: a hit needs neither its Count-Min cells nor a search
+ * of its bucket, and the misses are a list.  Only an admission changes
+ * which slot holds a key, so after one the rest of the chunk is looked
+ * up again (hh_guess()); admissions are rare (a few chunks in a hundred).
  */
 struct hh_where {
 	uint64_t	hc[HH_CHUNK];
-	uint32_t	bucket[HH_CHUNK];
+	/* Then HH_AHEAD copies of the last: prefetched past the end. */
+	uint32_t	bucket[HH_CHUNK + HH_AHEAD];
 	uint32_t	cell[NS_SKETCH_DEPTH_MAX][HH_CHUNK];	/* in the rows */
 	uint16_t	way[HH_CHUNK];	/* NS_HH_WAYS: not a candidate */
-	/* The updates guessed to miss, then HH_CHUNK: none after. */
+	/* The misses in order, then n: none after. */
 	uint16_t	miss[HH_CHUNK + 1];
 	unsigned	nmiss;
 };
@@ -395,6 +397,27 @@ hh_way(const struct hh_bucket *l, uint64_t hc)
 	return m != 0 ? (unsigned)__builtin_ctz(m) : NS_HH_WAYS;
 }
 
+/*
+ * The slots of updates [from, n), and the misses among them, listed from
+ * w->miss[m] on.
+ */
+static void
+hh_guess(const struct ns_sketch_hdr *h, struct hh_where *restrict w,
+    unsigned from, unsigned n, unsigned m)
+{
+	const struct hh_bucket *lines = hh_lines(h);
+	unsigned j, way;
+
+	for (j = from; j < n; j++) {
+		w->way[j] = (uint16_t)(way = hh_way(&lines[w->bucket[j]],
+		    w->hc[j]));
+		w->miss[m] = (uint16_t)j;
+		m += way == NS_HH_WAYS;
+	}
+	w->miss[m] = (uint16_t)n;
+	w->nmiss = m;
+}
+
 /* Where packets [o, o + n) of b go. */
 static void
 hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
@@ -403,7 +426,7 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 	const struct hh_bucket *lines = hh_lines(h);
 	const uint64_t *hash = b->hash + o * b->hash_stride;
 	uint64_t hs = b->hash_stride, hc;
-	unsigned r, j, way, nmiss = 0, depth = h->depth;
+	unsigned r, j, depth = h->depth;
 
 	/*
 	 * Three passes, so that the candidate lines, hot but not always in
@@ -415,36 +438,21 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 		w->bucket[j] = (uint32_t)hh_bucket_index(h, hc);
 		ns_prefetch_w(&lines[w->bucket[j]]);
 	}
+	for (j = n; j < n + HH_AHEAD; j++)
+		w->bucket[j] = w->bucket[n - 1];
 	/* depth * width < 2^29: the indices fit. */
 	for (r = 0; r < depth; r++)
 		for (j = 0; j < n; j++)
 			w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
-	for (j = 0; j < n; j++) {
-		w->way[j] = (uint16_t)(way = hh_way(&lines[w->bucket[j]],
-		    w->hc[j]));
-		w->miss[nmiss] = (uint16_t)j;
-		nmiss += way == NS_HH_WAYS;
-	}
-	w->miss[nmiss] = HH_CHUNK;
-	w->nmiss = nmiss;
+	hh_guess(h, w, 0, n, 0);
 }
 
 /*
- * Two distances.  A bucket's second line (byte counts, packet priors:
- * what a hit writes besides the packet count) comes a few updates ahead;
- * its first was loaded by the search in hh_locate().  The Count-Min cells
- * of a miss are anywhere in the rows and come from far: they are loaded
- * a dozen misses ahead -- a fixed number of updates ahead would leave a
- * miss after a run of hits too little time, and cells a hit never reads
- * would pollute the cache.
+ * The Count-Min cells of a miss are anywhere in the rows: they are
+ * loaded a dozen misses ahead -- a fixed number of updates ahead would
+ * leave a miss after a run of hits too little time, and cells a hit
+ * never reads would pollute the cache.
  */
-static inline void
-hh_prefetch_bytes(struct hh_bucket *lines, const struct hh_where *w,
-    unsigned j)
-{
-	ns_prefetch_w((char *)&lines[w->bucket[j]] + NS_CACHELINE);
-}
-
 static inline void
 hh_prefetch_cells(struct hh_cell *rows, unsigned depth,
     const struct hh_where *w, unsigned m)
@@ -457,11 +465,38 @@ hh_prefetch_cells(struct hh_cell *rows, unsigned depth,
 }
 
 /*
- * A miss: into the bucket (hh_take()), or into the Count-Min.  Its
- * cells are those of update j of the chunk.
+ * The hits [j, end), in order.  A bucket's first line was loaded by the
+ * search in hh_locate(); its second (byte counts, packet priors) comes a
+ * few updates ahead.  The writer reads its own cells: plain loads
+ * suffice.  A candidate is known by its 64-bit hash here (see the top of
+ * the file): a hit touches the bucket's two lines and nothing else.
  */
 static inline void
-hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
+hh_hits(struct hh_bucket *lines, struct ns_jctx *jc,
+    const struct hh_where *w, const char *bytes, uint64_t bs, unsigned j,
+    unsigned end)
+{
+	struct hh_bucket *l;
+	unsigned i;
+	uint64_t v;
+
+	for (; j < end; j++) {
+		ns_prefetch_w((char *)&lines[w->bucket[j + HH_AHEAD]] +
+		    NS_CACHELINE);
+		l = &lines[w->bucket[j]];
+		i = w->way[j];
+		v = *(const uint32_t *)(bytes + j * bs);
+		ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
+		ns_journal_set(jc, &l->bytes[i], l->bytes[i] + v);
+	}
+}
+
+/*
+ * Miss j: into the bucket (hh_take()), or into the Count-Min.  packets
+ * counts this one.  Returns 1 if it took a slot.
+ */
+static inline int
+hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *lines,
     struct hh_cell *rows, const struct hh_where *w, unsigned j,
     uint64_t fd, uint64_t packets, const uint8_t *key, uint64_t bytes)
 {
@@ -472,59 +507,50 @@ hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
 	for (r = 0; r < depth; r++)
 		cells[r] = &rows[w->cell[r][j]];
 	hh_cm_min(depth, cells, &ep, &eb);
-	/* Most misses are light keys under the floor: no victim to find.
-	 * The floor is of the count with this packet in it. */
+	/* Most misses are light keys under the floor: no victim to find. */
 	if (hh_above_floor(fd, packets, ep + 1) &&
-	    hh_take(h, jc, l, key, w->hc[j], ep, eb, bytes))
-		return;
+	    hh_take(h, jc, &lines[w->bucket[j]], key, w->hc[j], ep, eb, bytes))
+		return 1;
 	hh_cm_add(depth, jc, cells, ep, eb, 1, bytes);
+	return 0;
 }
 
-/* Packets [o, o + n) of b, in order. */
+/*
+ * Packets [o, o + n) of b, in order: the hits up to each miss, then the
+ * miss.
+ */
 static void
 hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
     const struct ns_hh_batch *b, unsigned o, unsigned n,
-    const struct hh_where *restrict w)
+    struct hh_where *restrict w)
 {
-	struct hh_bucket *lines = hh_lines(h), *l;
+	struct hh_bucket *lines = hh_lines(h);
 	struct hh_cell *rows = hh_rows(h);
 	const uint8_t *key = b->key + o * b->key_stride;
 	const char *bytes = (const char *)b->bytes + o * b->bytes_stride;
 	uint64_t packets = h->packets, fd = hh_floor_div(h);
-	uint64_t ks = b->key_stride, bs = b->bytes_stride, hc, v;
-	unsigned i, j, m, depth = h->depth;
+	uint64_t ks = b->key_stride, bs = b->bytes_stride;
+	unsigned j, m, k, depth = h->depth;
 
 	for (j = 0; j < HH_AHEAD && j < n; j++)
-		hh_prefetch_bytes(lines, w, j);
+		ns_prefetch_w((char *)&lines[w->bucket[j]] + NS_CACHELINE);
 	for (m = 0; m < HH_MISS_AHEAD; m++)
 		hh_prefetch_cells(rows, depth, w, m);
-	for (j = 0, m = 0; j < n; j++) {
-		if (j + HH_AHEAD < n)
-			hh_prefetch_bytes(lines, w, j + HH_AHEAD);
-		/* At a guessed miss, load the cells of the one a dozen on. */
-		if (w->miss[m] == j)
-			hh_prefetch_cells(rows, depth, w, m++ + HH_MISS_AHEAD);
-		l = &lines[w->bucket[j]];
-		hc = w->hc[j];
-		v = *(const uint32_t *)(bytes + j * bs);
-		packets++;
-		/*
-		 * The writer reads its own cells: plain loads suffice.  A
-		 * candidate is known by its 64-bit hash here (see the top of
-		 * the file): a hit touches the bucket's two lines and nothing
-		 * else.  The guess first.
-		 */
-		if ((i = w->way[j]) == NS_HH_WAYS || l->state[i] != hc)
-			i = hh_way(l, hc);
-		if (i < NS_HH_WAYS) {
-			ns_journal_set(jc, &l->pkts[i], l->pkts[i] + 1);
-			ns_journal_set(jc, &l->bytes[i], l->bytes[i] + v);
-		} else
-			hh_miss(h, jc, l, rows, w, j, fd, packets,
-			    key + j * ks, v);
+	for (j = 0, m = 0;; m++) {
+		hh_hits(lines, jc, w, bytes, bs, j, w->miss[m]);
+		if ((j = w->miss[m]) == n)
+			break;
+		hh_prefetch_cells(rows, depth, w, m + HH_MISS_AHEAD);
+		if (hh_miss(h, jc, lines, rows, w, j, fd, packets + j + 1,
+		    key + j * ks, *(const uint32_t *)(bytes + j * bs))) {
+			hh_guess(h, w, j + 1, n, m + 1);
+			for (k = 1; k <= HH_MISS_AHEAD; k++)
+				hh_prefetch_cells(rows, depth, w, m + k);
+		}
+		j++;
 	}
 	/* Logged once per batch by ns_hh_begin(). */
-	ns_store_relaxed(&h->packets, packets);
+	ns_store_relaxed(&h->packets, packets + n);
 }
 
 void
