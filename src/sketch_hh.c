@@ -378,7 +378,8 @@ struct hh_where {
 	uint64_t	hc[HH_CHUNK];
 	/* Then HH_AHEAD copies of the last: prefetched past the end. */
 	uint32_t	bucket[HH_CHUNK + HH_AHEAD];
-	uint32_t	cell[NS_SKETCH_DEPTH_MAX][HH_CHUNK];	/* in the rows */
+	/* Of the misses only (hh_prefetch_cells()): in the rows. */
+	uint32_t	cell[NS_SKETCH_DEPTH_MAX][HH_CHUNK];
 	uint16_t	way[HH_CHUNK];	/* NS_HH_WAYS: not a candidate */
 	/* The misses in order, then n: none after. */
 	uint16_t	miss[HH_CHUNK + 1];
@@ -426,11 +427,11 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 	const struct hh_bucket *lines = hh_lines(h);
 	const uint64_t *hash = b->hash + o * b->hash_stride;
 	uint64_t hs = b->hash_stride, hc;
-	unsigned r, j, depth = h->depth;
+	unsigned j;
 
 	/*
-	 * Three passes, so that the candidate lines, hot but not always in
-	 * the first-level cache, arrive while the cells are indexed: a load
+	 * Two passes, so that the candidate lines, hot but not always in
+	 * the first-level cache, arrive while the chunk is indexed: a load
 	 * of one right away stalled the search.
 	 */
 	for (j = 0; j < n; j++) {
@@ -440,28 +441,30 @@ hh_locate(const struct ns_sketch_hdr *h, const struct ns_hh_batch *b,
 	}
 	for (j = n; j < n + HH_AHEAD; j++)
 		w->bucket[j] = w->bucket[n - 1];
-	/* depth * width < 2^29: the indices fit. */
-	for (r = 0; r < depth; r++)
-		for (j = 0; j < n; j++)
-			w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
 	hh_guess(h, w, 0, n, 0);
 }
 
 /*
- * The Count-Min cells of a miss are anywhere in the rows: they are
- * loaded a dozen misses ahead -- a fixed number of updates ahead would
- * leave a miss after a run of hits too little time, and cells a hit
- * never reads would pollute the cache.
+ * The Count-Min cells of the m-th miss: indexed, and loaded a dozen
+ * misses ahead of their use -- they are anywhere in the rows, a fixed
+ * number of updates ahead would leave a miss after a run of hits too
+ * little time, and a hit needs no cells at all.  Every miss has its
+ * cells indexed here before hh_miss() reads them.
  */
 static inline void
-hh_prefetch_cells(struct hh_cell *rows, unsigned depth,
-    const struct hh_where *w, unsigned m)
+hh_prefetch_cells(const struct ns_sketch_hdr *h, struct hh_cell *rows,
+    unsigned depth, struct hh_where *w, unsigned m)
 {
-	unsigned r;
+	unsigned r, j;
 
-	if (m < w->nmiss)
-		for (r = 0; r < depth; r++)
-			ns_prefetch_w(&rows[w->cell[r][w->miss[m]]]);
+	if (m >= w->nmiss)
+		return;
+	j = w->miss[m];
+	/* depth * width < 2^29: the indices fit. */
+	for (r = 0; r < depth; r++) {
+		w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
+		ns_prefetch_w(&rows[w->cell[r][j]]);
+	}
 }
 
 /*
@@ -535,17 +538,17 @@ hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	for (j = 0; j < HH_AHEAD && j < n; j++)
 		ns_prefetch_w((char *)&lines[w->bucket[j]] + NS_CACHELINE);
 	for (m = 0; m < HH_MISS_AHEAD; m++)
-		hh_prefetch_cells(rows, depth, w, m);
+		hh_prefetch_cells(h, rows, depth, w, m);
 	for (j = 0, m = 0;; m++) {
 		hh_hits(lines, jc, w, bytes, bs, j, w->miss[m]);
 		if ((j = w->miss[m]) == n)
 			break;
-		hh_prefetch_cells(rows, depth, w, m + HH_MISS_AHEAD);
+		hh_prefetch_cells(h, rows, depth, w, m + HH_MISS_AHEAD);
 		if (hh_miss(h, jc, lines, rows, w, j, fd, packets + j + 1,
 		    key + j * ks, *(const uint32_t *)(bytes + j * bs))) {
 			hh_guess(h, w, j + 1, n, m + 1);
 			for (k = 1; k <= HH_MISS_AHEAD; k++)
-				hh_prefetch_cells(rows, depth, w, m + k);
+				hh_prefetch_cells(h, rows, depth, w, m + k);
 		}
 		j++;
 	}
