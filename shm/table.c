@@ -55,12 +55,6 @@ ns_table_shm_init(struct ns_table *t, uint32_t key_size, uint64_t max_flows)
 	return 0;
 }
 
-static inline struct ns_table_entry *
-table_entry(const struct ns_table *t, uint64_t i)
-{
-	return (struct ns_table_entry *)((char *)(t + 1) + i * t->entry_size);
-}
-
 static inline uint64_t
 table_home(const struct ns_table *t, uint64_t hash)
 {
@@ -119,7 +113,7 @@ table_probe(const struct ns_table *t, uint64_t hash, const void *key,
 	struct ns_table_entry *e;
 
 	for (;;) {
-		e = table_entry(t, i);
+		e = ns_table_entry_at(t, i);
 		/* Acquire, pairs with the release of state in table_insert(). */
 		st = ns_load_acquire(&e->state);
 		if (st == 0 || ((st & ~0xffffULL) == tag &&
@@ -177,22 +171,34 @@ table_update(struct ns_jctx *jc, struct ns_table_entry *e, uint64_t st,
  * full_drops, the task's table_full).  hash is xxHash of the key.
  */
 int
-ns_table_add(struct ns_table *t, struct ns_jctx *jc, uint64_t hash,
-    const void *key, uint64_t ts_ns, uint64_t bytes, uint8_t tcp_flags)
+ns_table_add_entry(struct ns_table *t, struct ns_jctx *jc, uint64_t hash,
+    const void *key, uint64_t ts_ns, uint64_t bytes, uint8_t tcp_flags,
+    struct ns_table_entry **entp)
 {
 	struct ns_table_entry *e;
 	uint64_t st;
 
-	e = table_probe(t, hash, key, &st);
+	*entp = e = table_probe(t, hash, key, &st);
 	if (st != 0) {
 		table_update(jc, e, st, ts_ns, bytes, tcp_flags);
 		return 0;
 	}
 	if (t->count >= t->max_flows) {
 		ns_journal_set(jc, &t->full_drops, t->full_drops + 1);
+		*entp = NULL;
 		return -ENOSPC;
 	}
 	return table_insert(t, jc, e, hash, key, ts_ns, bytes, tcp_flags);
+}
+
+int
+ns_table_add(struct ns_table *t, struct ns_jctx *jc, uint64_t hash,
+    const void *key, uint64_t ts_ns, uint64_t bytes, uint8_t tcp_flags)
+{
+	struct ns_table_entry *e;
+
+	return ns_table_add_entry(t, jc, hash, key, ts_ns, bytes, tcp_flags,
+	    &e);
 }
 
 /*
@@ -276,7 +282,7 @@ ns_table_next(const struct ns_table *t, uint64_t *pos, struct ns_flow *out)
 	uint64_t st;
 
 	while (*pos < t->capacity) {
-		e = table_entry(t, (*pos)++);
+		e = ns_table_entry_at(t, (*pos)++);
 		/* Acquire, pairs with the release of state in table_insert(). */
 		st = ns_load_acquire(&e->state);
 		if (st != 0) {

@@ -30,8 +30,13 @@
  */
 #define NS_TABLE_CELLS_PER_RECORD	5
 
-/* State word: 0 empty; else USED | tcp_flags << 8 | hash tag << 32. */
+/*
+ * State word: 0 empty; else USED | tcp_flags << 8 | hash tag << 32, and
+ * HH while a heavy-hitter task linked to the table holds the flow as a
+ * candidate (sketch.h, ns_hh_update_linked()).
+ */
 #define NS_TE_USED		0x1ULL
+#define NS_TE_HH		0x2ULL
 #define NS_TE_FLAGS(st)		((uint8_t)((st) >> 8))
 #define NS_TE_TAG(hash)		((hash) & 0xffffffff00000000ULL)
 
@@ -76,10 +81,29 @@ double		 ns_table_flow_cost(uint32_t key_size, uint64_t max_flows);
 int		 ns_table_shm_init(struct ns_table *, uint32_t key_size,
 		    uint64_t max_flows);
 
+/* Entry i of t, and back: a reference to an entry kept in the segment. */
+static inline struct ns_table_entry *
+ns_table_entry_at(const struct ns_table *t, uint64_t i)
+{
+	return (struct ns_table_entry *)((char *)(t + 1) + i * t->entry_size);
+}
+
+static inline uint64_t
+ns_table_entry_index(const struct ns_table *t, const struct ns_table_entry *e)
+{
+	return (uint64_t)((const char *)e - (const char *)(t + 1)) /
+	    t->entry_size;
+}
+
 /* Writer (jc NULL: unjournaled, e.g. a private run or a test). */
 int		 ns_table_add(struct ns_table *, struct ns_jctx *jc,
 		    uint64_t hash, const void *key, uint64_t ts_ns,
 		    uint64_t bytes, uint8_t tcp_flags);
+/* Same, and the flow's entry in *entp (NULL with -ENOSPC). */
+int		 ns_table_add_entry(struct ns_table *, struct ns_jctx *jc,
+		    uint64_t hash, const void *key, uint64_t ts_ns,
+		    uint64_t bytes, uint8_t tcp_flags,
+		    struct ns_table_entry **entp);
 void		 ns_table_clear(struct ns_table *);
 void		 ns_table_release(struct ns_table *);
 void		 ns_table_prefetch(const struct ns_table *, uint64_t hash);

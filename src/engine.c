@@ -27,6 +27,28 @@ stats_inputs_size(const struct ns_engine *e)
 	    sizeof(struct ns_export_state);
 }
 
+/*
+ * The exact task a heavy-hitter task is linked to: the first of the same
+ * flow key that no earlier task is linked to (an entry has one bit for
+ * it), or -1.
+ */
+static int
+sketch_link(const struct ns_engine *e, const struct ns_sketch_task *k)
+{
+	unsigned t, j;
+	int taken;
+
+	for (t = 0; t < e->ntasks; t++) {
+		if (!ns_task_same_key(&e->tasks[t], &k->flow))
+			continue;
+		for (j = 0, taken = 0; &e->sketches[j] < k; j++)
+			taken |= e->sketches[j].link == (int)t;
+		if (!taken)
+			return (int)t;
+	}
+	return -1;
+}
+
 /* Sketch task k's parameters from its configuration. */
 static int
 sketch_init(struct ns_engine *e, struct ns_sketch_task *k,
@@ -37,6 +59,7 @@ sketch_init(struct ns_engine *e, struct ns_sketch_task *k,
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = ct;
+	k->link = -1;
 	k->spread = ct->skt_type == NS_CONFIG_SKETCH_SUPER_SPREADERS;
 	if ((rc = ns_task_init_fields(&k->flow, ct->name, &ct->flow_fields,
 	    err, errlen)) != 0 ||
@@ -53,6 +76,8 @@ sketch_init(struct ns_engine *e, struct ns_sketch_task *k,
 	p->key_size = k->flow.key_size;
 	p->flags = k->flow.full_tuple ? NS_SKETCH_F_PARTITIONED : 0;
 	p->seed = ct->seed;
+	if (!k->spread && (k->link = sketch_link(e, k)) >= 0)
+		p->flags |= NS_SKETCH_F_LINKED;
 	k->region_size = k->spread ? ns_spread_shm_size(p) : ns_hh_shm_size(p);
 	k->cells = k->spread ? ns_spread_cells_per_update(p) :
 	    ns_hh_cells_per_update(p);

@@ -105,6 +105,9 @@ struct ns_sketch_task {
 	uint64_t	 region_size;	/* per worker and generation */
 	unsigned	 cells;		/* journaled cells per update */
 	int		 spread;	/* skt_type 1 */
+	/* Heavy hitters: the exact task of the same flow key the regions
+	 * are linked to (sketch.h, ns_hh_update_linked()), or -1. */
+	int		 link;
 };
 
 struct ns_engine {

@@ -23,7 +23,8 @@ ns_sketch_check(const struct ns_sketch_params *p, int spread)
 	if (p == NULL || p->width == 0 || p->width > NS_SKETCH_WIDTH_MAX ||
 	    p->depth == 0 || p->depth > NS_SKETCH_DEPTH_MAX ||
 	    p->key_size == 0 || p->key_size > NS_SKETCH_KEY_MAX ||
-	    (p->flags & ~NS_SKETCH_F_PARTITIONED) != 0)
+	    (p->flags & ~(NS_SKETCH_F_PARTITIONED | NS_SKETCH_F_LINKED)) != 0 ||
+	    (spread && (p->flags & NS_SKETCH_F_LINKED)))
 		return -EINVAL;
 	if (spread && (p->m < NS_SPREAD_M_MIN || p->m > NS_SPREAD_M_MAX))
 		return -EINVAL;

@@ -31,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ns_jctx;
+#include "atomic.h"
+#include "table.h"
 
 #define NS_SKETCH_KEY_MAX	72	/* == NS_TABLE_KEY_MAX */
 #define NS_SKETCH_DEPTH_MAX	8	/* rows of a Count-Min / SpreadSketch */
@@ -52,19 +53,23 @@ struct ns_jctx;
  *     ns_hh_begin(), still counted here), then: a hit stores 2; a miss
  *     at most 2 per row (conservative update of packets and bytes); an
  *     admission stores the evicted key's counts back into the rows (2 per
- *     row), the slot's state twice, its 4 counters and its key words.
+ *     row), the slot's state twice, its 4 counters, entry words and key
+ *     words, and (linked) the entry bits of the two flows and the
+ *     bucket's 4 lower bounds.
  *   spread: per row one register cell, and, when the key takes the
  *     bucket over, the owner word twice and the key words.
- * 5-tuple key (38 bytes), depth 4: 20 (hh); SrcIP key (17 bytes), depth
+ * 5-tuple key (38 bytes), depth 4: 28 (hh); SrcIP key (17 bytes), depth
  * 3: 18 (spread).
  */
 #define NS_HH_CELLS_PER_UPDATE(depth, ks) \
-	(2u * (depth) + 7u + NS_SKETCH_KEY_WORDS(ks))
+	(2u * (depth) + 15u + NS_SKETCH_KEY_WORDS(ks))
 #define NS_SPREAD_CELLS_PER_UPDATE(depth, ks) \
 	((depth) * (3u + NS_SKETCH_KEY_WORDS(ks)))
 
 /* Set when every key lives in one region (its key holds the 5-tuple). */
 #define NS_SKETCH_F_PARTITIONED	0x1u
+/* Heavy hitters linked to an exact task (ns_hh_update_linked()). */
+#define NS_SKETCH_F_LINKED	0x2u
 
 /*
  * A task's sketch parameters, per region.  Go2NetSpectra's size, base and
@@ -117,7 +122,8 @@ void		 ns_hh_begin(void *mem, struct ns_jctx *jc);
 /*
  * n packets, as the caller keeps them: packet i's key hash at
  * hash[i * hash_stride], its key at key + i * key_stride, its byte count
- * (a uint32_t) at (const char *)bytes + i * bytes_stride.
+ * (a uint32_t) at (const char *)bytes + i * bytes_stride.  table: of a
+ * linked region, the table it is linked to; else NULL.
  */
 struct ns_hh_batch {
 	const uint64_t	*hash;
@@ -125,6 +131,7 @@ struct ns_hh_batch {
 	const uint32_t	*bytes;
 	size_t		 hash_stride, key_stride, bytes_stride;
 	unsigned	 n;
+	const struct ns_table *table;
 };
 
 /*
@@ -138,10 +145,32 @@ void		 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
 		    uint64_t key_hash, uint32_t bytes);
 
 /*
+ * Linked heavy hitters: a region whose flow key is that of an exact task,
+ * written by the worker that writes the task's shard t, in the same
+ * batches.  A candidate's slot does not count its packets: it takes them
+ * from the flow's entry in t, which counts them anyway, and the entry's
+ * NS_TE_HH bit says it has a slot.  So a packet of a candidate costs the
+ * test of a bit already in the cache; the others take the Count-Min path
+ * as in ns_hh_update().  The region's values are the same as
+ * ns_hh_update() of the same packets would leave.  Made with
+ * NS_SKETCH_F_LINKED; readers pass the tables (ns_hh_query_linked()).
+ *
+ * Call for every packet, in order, right after ns_table_add_entry()
+ * counted it in entry e of t (e NULL: t had no room; the packet is then
+ * counted in the region as ns_hh_update() counts it).
+ */
+void		 ns_hh_linked_miss(void *mem, struct ns_jctx *jc,
+		    const struct ns_table *t, struct ns_table_entry *e,
+		    const uint8_t *key, uint64_t key_hash, uint32_t bytes);
+static inline void ns_hh_update_linked(void *mem, struct ns_jctx *jc,
+		    const struct ns_table *t, struct ns_table_entry *e,
+		    const uint8_t *key, uint64_t key_hash, uint32_t bytes);
+
+/*
  * Keys whose merged packets (bytes with NS_HH_BY_BYTES) are at least
  * threshold; err_bound is the most the value may exceed the truth by.
  * Returns the number reported, -EINVAL if the regions differ in
- * parameters, -ENOMEM.
+ * parameters (or are linked: see below), -ENOMEM.
  */
 int		 ns_hh_query(const void *const *regions, unsigned nregions,
 		    int by_bytes, uint64_t threshold, ns_sketch_fn fn,
@@ -150,6 +179,11 @@ int		 ns_hh_query(const void *const *regions, unsigned nregions,
 int		 ns_hh_estimate(const void *const *regions, unsigned nregions,
 		    const uint8_t *key, uint64_t key_hash, uint64_t *packets,
 		    uint64_t *bytes, uint64_t *pkt_err, uint64_t *byte_err);
+/* Same, of linked regions: tables[i] is the table region i is linked to. */
+int		 ns_hh_query_linked(const void *const *regions,
+		    const struct ns_table *const *tables, unsigned nregions,
+		    int by_bytes, uint64_t threshold, ns_sketch_fn fn,
+		    void *arg);
 
 /* ---- super-spreaders (skt_type 1) */
 
@@ -268,7 +302,7 @@ ns_sketch_key_equal(const void *a, const void *b, uint32_t n)
 	return (d | ns_sketch_word_diff(x, y, n - 8)) == 0;
 }
 
-#define NS_SKETCH_MAGIC_HH	0x4e53534b48483031ULL	/* "NSSKHH01" */
+#define NS_SKETCH_MAGIC_HH	0x4e53534b48483032ULL	/* "NSSKHH02" */
 #define NS_SKETCH_MAGIC_SPREAD	0x4e53534b53503031ULL	/* "NSSKSP01" */
 
 /* A distinct key met while collecting candidates (process memory). */
@@ -337,6 +371,44 @@ ns_spread_pair(const void *mem, uint64_t key_hash, uint64_t elem_hash)
 
 	return ns_sketch_mix(key_hash ^ ns_sketch_mix(elem_hash ^
 	    h->bucket_seed));
+}
+
+#define NS_HH_CELL_BYTES	16	/* a Count-Min cell: packets, bytes */
+
+/*
+ * Start loading the Count-Min cells of a linked region's key a few
+ * packets ahead: a miss reads them right after its exact update, and
+ * which packets miss is only known then.
+ */
+static inline void
+ns_hh_prefetch(const void *mem, uint64_t key_hash)
+{
+	const struct ns_sketch_hdr *h = mem;
+	unsigned r;
+
+	for (r = 0; r < h->depth; r++)
+		ns_prefetch_w((const char *)h + h->off_rows + NS_HH_CELL_BYTES *
+		    ((uint64_t)r * h->width + ns_sketch_index(key_hash | 1,
+		    h->row_seed[r], h->width)));
+}
+
+/*
+ * Inline: called for every packet.  A candidate's packet is counted by its
+ * entry already; only the region's packet count moves.
+ */
+static inline void
+ns_hh_update_linked(void *mem, struct ns_jctx *jc, const struct ns_table *t,
+    struct ns_table_entry *e, const uint8_t *key, uint64_t key_hash,
+    uint32_t bytes)
+{
+	struct ns_sketch_hdr *h = mem;
+
+	if (e != NULL && (ns_load_relaxed(&e->state) & NS_TE_HH)) {
+		/* Logged once per batch by ns_hh_begin(). */
+		ns_store_relaxed(&h->packets, h->packets + 1);
+		return;
+	}
+	ns_hh_linked_miss(mem, jc, t, e, key, key_hash, bytes);
 }
 
 #endif /* NS_SKETCH_H */

@@ -32,6 +32,20 @@
  * Rewriting an occupied slot stores 0 first and the new hash last (a
  * seqlock whose sequence is the hash), so a concurrent reader that copies
  * the key between two equal loads of the state word has a whole key.
+ *
+ * Linked regions (ns_hh_update_linked()): when an exact task has the
+ * same flow key, its table counts every packet of a candidate anyway.  A
+ * slot admitted for a flow with an entry then counts nothing itself: it
+ * keeps the entry's index and the offsets that turn the entry's counts
+ * into its values (hh_entry()), and the entry's NS_TE_HH bit tells the
+ * worker, which has the entry at hand, that the packet needs nothing
+ * more.  A packet of any other flow takes the Count-Min path here, one at
+ * a time right after its exact update, so that an entry holds exactly
+ * the packets the slot would have counted when a victim is chosen or a
+ * slot evicted.  A flow the table has no room for is counted by its slot
+ * as in a plain region.  Values, admissions and evictions are those of a
+ * plain region fed the same packets (tests: hh_linked_equals_plain,
+ * kill_sketch.sh).
  */
 #include "sketch.h"
 
@@ -57,6 +71,10 @@ struct hh_bucket {
 /* What only admissions, evictions and readers touch. */
 struct hh_body {
 	uint64_t	prior_bytes;
+	/* Linked (ns_hh_update_linked()): the flow's entry index + 1 in the
+	 * table; 0: the slot counts for itself. */
+	uint64_t	entry;
+	uint64_t	off_pkts;		/* linked: see hh_values() */
 	uint64_t	key[];			/* key_words, zero-padded */
 };
 
@@ -67,12 +85,15 @@ struct hh_cell {
 
 /* A reader's copy of a slot. */
 struct hh_slot {
-	uint64_t	state, pkts, prior_pkts, bytes, prior_bytes;
+	uint64_t	state, pkts, prior_pkts, bytes, prior_bytes, entry;
+	uint64_t	off_pkts;
 	uint64_t	key[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)];
 };
 
 static_assert(sizeof(struct hh_bucket) == NS_HH_BUCKET_BYTES,
     "two lines per bucket");
+static_assert(sizeof(struct hh_cell) == NS_HH_CELL_BYTES,
+    "ns_hh_prefetch() knows the cells");
 
 static uint64_t
 hh_body_size(uint32_t key_size)
@@ -214,7 +235,35 @@ hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
 	return (struct hh_body *)((char *)h + h->off_bodies + slot * h->stride);
 }
 
+/*
+ * The entry a linked slot takes its counts from, or NULL.  Its counts are
+ * the flow's; the slot keeps what makes them its values (prior + counts
+ * since admission), modulo 2^64: off_pkts, and in the place of its byte
+ * count the like for bytes.  In the place of its packet count it keeps
+ * its value as last worked out: only a lower bound, as the entry counts
+ * on, but one hh_victim() can compare without loading the entry.
+ */
+static inline const struct ns_table_entry *
+hh_entry(const struct ns_table *t, const struct hh_body *b)
+{
+	uint64_t i = ns_load_relaxed(&b->entry);
+
+	return i != 0 ? ns_table_entry_at(t, i - 1) : NULL;
+}
+
 /* ---- writer */
+
+/* Slot way's values: prior + exact packets and bytes. */
+static inline void
+hh_values(const struct ns_sketch_hdr *h, const struct ns_table *t,
+    const struct hh_bucket *l, unsigned way, uint64_t *pkts, uint64_t *bytes)
+{
+	const struct hh_body *b = hh_body(h, l, way);
+	const struct ns_table_entry *e = hh_entry(t, b);
+
+	*pkts = e != NULL ? b->off_pkts + e->packets : l->pkts[way];
+	*bytes = l->bytes[way] + (e != NULL ? e->bytes : 0);
+}
 
 void
 ns_hh_begin(void *mem, struct ns_jctx *jc)
@@ -278,18 +327,25 @@ hh_cm_add(unsigned depth, struct ns_jctx *jc, struct hh_cell *const *cells,
 	}
 }
 
-/* Put an evicted slot's counts since admission back into the CM-CU. */
+/*
+ * Put an evicted slot's counts since admission back into the CM-CU; a
+ * linked flow's entry no longer has a slot.
+ */
 static void
 hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
-    struct hh_bucket *l, unsigned way)
+    const struct ns_table *t, struct hh_bucket *l, unsigned way)
 {
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
 	struct hh_body *b = hh_body(h, l, way);
-	uint64_t ep, eb;
+	struct ns_table_entry *e = (struct ns_table_entry *)hh_entry(t, b);
+	uint64_t ep, eb, p, by;
 
+	hh_values(h, t, l, way, &p, &by);
 	hh_cm_estimate(h, l->state[way], cells, &ep, &eb);
-	hh_cm_add(h->depth, jc, cells, ep, eb, l->pkts[way] - l->prior_pkts[way],
-	    l->bytes[way] - b->prior_bytes);
+	hh_cm_add(h->depth, jc, cells, ep, eb, p - l->prior_pkts[way],
+	    by - b->prior_bytes);
+	if (e != NULL)
+		ns_journal_set(jc, &e->state, e->state & ~NS_TE_HH);
 	ns_journal_set(jc, &l->state[way], 0);
 	/*
 	 * Full fence, pairs with the ns_smp_mb() in hh_read_slot(): a reader
@@ -299,25 +355,40 @@ hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	ns_smp_mb();
 }
 
+/*
+ * Key hc takes slot way with this packet, estimate ep packets and eb
+ * bytes before it.  e: the flow's entry, linked (it counted the packet
+ * already); NULL: the slot counts for itself.
+ */
 static void
 hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
-    struct hh_bucket *l, unsigned way, const uint8_t *key, uint64_t hc,
-    uint64_t ep, uint64_t eb, uint64_t bytes)
+    const struct ns_table *t, struct hh_bucket *l, unsigned way,
+    const uint8_t *key, uint64_t hc, uint64_t ep, uint64_t eb,
+    uint64_t bytes, struct ns_table_entry *e)
 {
 	struct hh_body *b = hh_body(h, l, way);
 	uint64_t w[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)] = { 0 };
+	uint64_t entry = 0, p = ep + 1, by = eb + bytes;
 	unsigned i;
 
 	if (l->state[way] != 0)
-		hh_evict(h, jc, l, way);
+		hh_evict(h, jc, t, l, way);
 	memcpy(w, key, h->key_size);
 	for (i = 0; i < h->key_words; i++)
 		if (b->key[i] != w[i])
 			ns_journal_set(jc, &b->key[i], w[i]);
+	if (e != NULL) {
+		entry = ns_table_entry_index(t, e) + 1;
+		ns_journal_set(jc, &b->off_pkts, p - e->packets);
+		by -= e->bytes;
+		ns_journal_set(jc, &e->state, e->state | NS_TE_HH);
+	}
+	if (b->entry != entry)
+		ns_journal_set(jc, &b->entry, entry);
 	ns_journal_set(jc, &l->prior_pkts[way], ep);
-	ns_journal_set(jc, &l->bytes[way], eb + bytes);
+	ns_journal_set(jc, &l->bytes[way], by);
 	ns_journal_set(jc, &b->prior_bytes, eb);
-	ns_journal_set(jc, &l->pkts[way], ep + 1);
+	ns_journal_set(jc, &l->pkts[way], p);
 	/*
 	 * Release, pairs with the acquire of state in hh_read_slot(): body
 	 * and count are complete before a reader can match the slot.
@@ -325,9 +396,9 @@ hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 	ns_journal_set_rel(jc, &l->state[way], hc);
 }
 
-/* The slot to admit into: a free one, else the smallest. */
+/* The first slot of the smallest packet count, or a free one. */
 static unsigned
-hh_victim(const struct hh_bucket *l)
+hh_smallest(const struct hh_bucket *l)
 {
 	unsigned i, v = 0;
 
@@ -341,6 +412,34 @@ hh_victim(const struct hh_bucket *l)
 }
 
 /*
+ * The slot to admit a key of need packets into: a free one, else the
+ * smallest, if it is smaller than need.  The bucket's packet counts are
+ * exact, or lower bounds of linked slots (hh_entry()): when even they
+ * are at least need, the answer is no without loading an entry.  Else
+ * the bounds are brought up to date (a linked flow's entry and the slot's
+ * body are two misses each) and the bucket looked at again.
+ */
+static int
+hh_victim(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    const struct ns_table *t, struct hh_bucket *l, uint64_t need,
+    unsigned *way)
+{
+	uint64_t p, by;
+	unsigned i = hh_smallest(l);
+
+	if (l->state[i] != 0 && l->pkts[i] < need && t != NULL) {
+		for (i = 0; i < NS_HH_WAYS; i++) {
+			hh_values(h, t, l, i, &p, &by);
+			if (l->pkts[i] != p)
+				ns_journal_set(jc, &l->pkts[i], p);
+		}
+		i = hh_smallest(l);
+	}
+	*way = i;
+	return l->state[i] == 0 || l->pkts[i] < need;
+}
+
+/*
  * A key that is not a candidate but is above the floor, estimate ep
  * packets and eb bytes before this one: admitted, into a free slot or in
  * place of the bucket's smallest if it now outweighs it.  Returns 1 if it
@@ -348,14 +447,16 @@ hh_victim(const struct hh_bucket *l)
  * is rare, and would weigh down the loop's frame.
  */
 static __attribute__((noinline)) int
-hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *l,
-    const uint8_t *key, uint64_t hc, uint64_t ep, uint64_t eb, uint64_t bytes)
+hh_take(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
+    const struct ns_table *t, struct hh_bucket *l, const uint8_t *key,
+    uint64_t hc, uint64_t ep, uint64_t eb, uint64_t bytes,
+    struct ns_table_entry *e)
 {
-	unsigned i = hh_victim(l);
+	unsigned i;
 
-	if (l->state[i] != 0 && ep + 1 <= l->pkts[i])
+	if (!hh_victim(h, jc, t, l, ep + 1, &i))
 		return 0;
-	hh_admit(h, jc, l, i, key, hc, ep, eb, bytes);
+	hh_admit(h, jc, t, l, i, key, hc, ep, eb, bytes, e);
 	return 1;
 }
 
@@ -499,9 +600,10 @@ hh_hits(struct hh_bucket *lines, struct ns_jctx *jc,
  * counts this one.  Returns 1 if it took a slot.
  */
 static inline int
-hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *lines,
-    struct hh_cell *rows, const struct hh_where *w, unsigned j,
-    uint64_t fd, uint64_t packets, const uint8_t *key, uint64_t bytes)
+hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, const struct ns_table *t,
+    struct hh_bucket *lines, struct hh_cell *rows, const struct hh_where *w,
+    unsigned j, uint64_t fd, uint64_t packets, const uint8_t *key,
+    uint64_t bytes)
 {
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
 	unsigned r, depth = h->depth;
@@ -512,7 +614,8 @@ hh_miss(struct ns_sketch_hdr *h, struct ns_jctx *jc, struct hh_bucket *lines,
 	hh_cm_min(depth, cells, &ep, &eb);
 	/* Most misses are light keys under the floor: no victim to find. */
 	if (hh_above_floor(fd, packets, ep + 1) &&
-	    hh_take(h, jc, &lines[w->bucket[j]], key, w->hc[j], ep, eb, bytes))
+	    hh_take(h, jc, t, &lines[w->bucket[j]], key, w->hc[j], ep, eb,
+	    bytes, NULL))
 		return 1;
 	hh_cm_add(depth, jc, cells, ep, eb, 1, bytes);
 	return 0;
@@ -544,7 +647,8 @@ hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
 		if ((j = w->miss[m]) == n)
 			break;
 		hh_prefetch_cells(h, rows, depth, w, m + HH_MISS_AHEAD);
-		if (hh_miss(h, jc, lines, rows, w, j, fd, packets + j + 1,
+		if (hh_miss(h, jc, b->table, lines, rows, w, j, fd,
+		    packets + j + 1,
 		    key + j * ks, *(const uint32_t *)(bytes + j * bs))) {
 			hh_guess(h, w, j + 1, n, m + 1);
 			for (k = 1; k <= HH_MISS_AHEAD; k++)
@@ -573,21 +677,53 @@ void
 ns_hh_update(void *mem, struct ns_jctx *jc, const uint8_t *key,
     uint64_t key_hash, uint32_t bytes)
 {
-	struct ns_hh_batch b = { &key_hash, key, &bytes, 0, 0, 0, 1 };
+	struct ns_hh_batch b = { &key_hash, key, &bytes, 0, 0, 0, 1, NULL };
 
 	ns_hh_update_batch(mem, jc, &b);
+}
+
+/*
+ * A packet of a linked region's flow that is not a candidate: the
+ * Count-Min path of hh_miss(), one packet at a time, in the order the
+ * exact task sees them -- so a candidate's entry holds just the packets
+ * the slot would have counted.  Without an entry, as ns_hh_update().
+ */
+void
+ns_hh_linked_miss(void *mem, struct ns_jctx *jc, const struct ns_table *t,
+    struct ns_table_entry *e, const uint8_t *key, uint64_t key_hash,
+    uint32_t bytes)
+{
+	struct ns_hh_batch b = { &key_hash, key, &bytes, 0, 0, 0, 1, t };
+	struct ns_sketch_hdr *h = mem;
+	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
+	uint64_t hc = key_hash | 1, packets = h->packets + 1, ep, eb;
+
+	if (e == NULL) {
+		ns_hh_update_batch(mem, jc, &b);
+		return;
+	}
+	/* Logged once per batch by ns_hh_begin(). */
+	ns_store_relaxed(&h->packets, packets);
+	hh_cm_estimate(h, hc, cells, &ep, &eb);
+	if (hh_above_floor(hh_floor_div(h), packets, ep + 1) &&
+	    hh_take(h, jc, t, hh_bucket(h, hc), key, hc, ep, eb, bytes, e))
+		return;
+	hh_cm_add(h->depth, jc, cells, ep, eb, 1, bytes);
 }
 
 /* ---- readers */
 
 /*
- * Copy slot way of line l.  Returns 0 if it is empty, or changed under
- * every attempt (a writer replacing it; a crash mid-rewrite leaves it 0).
+ * Copy slot way of line l, with its values (of a linked slot: with its
+ * entry's counts, from table t).  Returns 0 if it is empty, or changed
+ * under every attempt (a writer replacing it; a crash mid-rewrite leaves
+ * it 0).
  */
 static int
-hh_read_slot(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
-    unsigned way, struct hh_slot *s)
+hh_read_slot(const struct ns_sketch_hdr *h, const struct ns_table *t,
+    const struct hh_bucket *l, unsigned way, struct hh_slot *s)
 {
+	const struct ns_table_entry *e;
 	const struct hh_body *b = hh_body(h, l, way);
 	unsigned i, tries;
 
@@ -599,29 +735,58 @@ hh_read_slot(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
 		s->prior_pkts = ns_load_relaxed(&l->prior_pkts[way]);
 		s->bytes = ns_load_relaxed(&l->bytes[way]);
 		s->prior_bytes = ns_load_relaxed(&b->prior_bytes);
+		s->entry = ns_load_relaxed(&b->entry);
+		s->off_pkts = ns_load_relaxed(&b->off_pkts);
 		for (i = 0; i < h->key_words; i++)
 			s->key[i] = ns_load_relaxed(&b->key[i]);
 		/* Full fence, pairs with the ns_smp_mb() in hh_evict(). */
 		ns_smp_mb();
-		if (ns_load_relaxed(&l->state[way]) == s->state)
-			return 1;
+		if (ns_load_relaxed(&l->state[way]) != s->state)
+			continue;
+		/* The flow's entry stays its own for the generation: its
+		 * counts now are those of this admission, later. */
+		if (s->entry != 0) {
+			e = ns_table_entry_at(t, s->entry - 1);
+			s->pkts = s->off_pkts + ns_load_relaxed(&e->packets);
+			s->bytes += ns_load_relaxed(&e->bytes);
+		}
+		return 1;
 	}
 	return 0;
 }
 
 /* Find key hc in one region's table: 1 and its slot, or 0. */
 static int
-hh_find(const struct ns_sketch_hdr *h, uint64_t hc, const uint8_t *key,
-    struct hh_slot *s)
+hh_find(const struct ns_sketch_hdr *h, const struct ns_table *t, uint64_t hc,
+    const uint8_t *key, struct hh_slot *s)
 {
 	const struct hh_bucket *l = hh_bucket(h, hc);
 	unsigned i;
 
 	for (i = 0; i < NS_HH_WAYS; i++)
 		if (ns_load_relaxed(&l->state[i]) == hc &&
-		    hh_read_slot(h, l, i, s) && s->state == hc &&
+		    hh_read_slot(h, t, l, i, s) && s->state == hc &&
 		    memcmp(s->key, key, h->key_size) == 0)
 			return 1;
+	return 0;
+}
+
+/* Regions alike, and each linked one with its table. */
+static int
+hh_check(const void *const *regions, const struct ns_table *const *tables,
+    unsigned n)
+{
+	const struct ns_sketch_hdr *h;
+	unsigned i;
+
+	if (ns_sketch_compat(regions, n, NS_SKETCH_MAGIC_HH) != 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		h = regions[i];
+		if ((h->flags & NS_SKETCH_F_LINKED) &&
+		    (tables == NULL || tables[i] == NULL))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -639,8 +804,8 @@ struct hh_est {
  * regions' noise is left out.
  */
 static void
-hh_merge_key(const void *const *regions, unsigned n, uint64_t hc,
-    const uint8_t *key, struct hh_est *e)
+hh_merge_key(const void *const *regions, const struct ns_table *const *tables,
+    unsigned n, uint64_t hc, const uint8_t *key, struct hh_est *e)
 {
 	const struct ns_sketch_hdr *h = regions[0];
 	int part = (h->flags & NS_SKETCH_F_PARTITIONED) != 0;
@@ -652,7 +817,8 @@ hh_merge_key(const void *const *regions, unsigned n, uint64_t hc,
 	memset(e, 0, sizeof(*e));
 	for (i = 0; i < n; i++) {
 		h = regions[i];
-		if (hh_find(h, hc, key, &s)) {
+		if (hh_find(h, tables != NULL ? tables[i] : NULL, hc, key,
+		    &s)) {
 			e->pkts += s.pkts;
 			e->bytes += s.bytes;
 			e->pkts_lo += s.pkts - s.prior_pkts;
@@ -676,9 +842,9 @@ ns_hh_estimate(const void *const *regions, unsigned nregions,
 	uint64_t ep, eb;
 	unsigned i;
 
-	if (ns_sketch_compat(regions, nregions, NS_SKETCH_MAGIC_HH) != 0)
+	if (hh_check(regions, NULL, nregions) != 0)
 		return -EINVAL;
-	hh_merge_key(regions, nregions, key_hash | 1, key, &e);
+	hh_merge_key(regions, NULL, nregions, key_hash | 1, key, &e);
 	if (e.pkts == 0 && (((const struct ns_sketch_hdr *)regions[0])->flags &
 	    NS_SKETCH_F_PARTITIONED)) {
 		/* Not a candidate anywhere: the regions' CM-CU is all there is. */
@@ -698,7 +864,8 @@ ns_hh_estimate(const void *const *regions, unsigned nregions,
 
 /* Every candidate key of every region, once. */
 static int
-hh_collect(const void *const *regions, unsigned n, struct ns_sketch_set *set)
+hh_collect(const void *const *regions, const struct ns_table *const *tables,
+    unsigned n, struct ns_sketch_set *set)
 {
 	const struct ns_sketch_hdr *h = regions[0];
 	const struct hh_bucket *l;
@@ -715,7 +882,8 @@ hh_collect(const void *const *regions, unsigned n, struct ns_sketch_set *set)
 		l = hh_lines(h);
 		for (b = 0; b < h->nbuckets; b++, l++)
 			for (w = 0; w < NS_HH_WAYS; w++)
-				if (hh_read_slot(h, l, w, &s))
+				if (hh_read_slot(h, tables != NULL ?
+				    tables[i] : NULL, l, w, &s))
 					ns_sketch_set_add(set, s.state,
 					    (const uint8_t *)s.key);
 	}
@@ -726,6 +894,15 @@ int
 ns_hh_query(const void *const *regions, unsigned nregions, int by_bytes,
     uint64_t threshold, ns_sketch_fn fn, void *arg)
 {
+	return ns_hh_query_linked(regions, NULL, nregions, by_bytes, threshold,
+	    fn, arg);
+}
+
+int
+ns_hh_query_linked(const void *const *regions,
+    const struct ns_table *const *tables, unsigned nregions, int by_bytes,
+    uint64_t threshold, ns_sketch_fn fn, void *arg)
+{
 	const struct ns_sketch_hdr *h = regions != NULL ? regions[0] : NULL;
 	struct ns_sketch_set set;
 	struct ns_sketch_cand *c;
@@ -733,14 +910,13 @@ ns_hh_query(const void *const *regions, unsigned nregions, int by_bytes,
 	uint64_t i, keep = 0;
 	int rc;
 
-	if (fn == NULL ||
-	    ns_sketch_compat(regions, nregions, NS_SKETCH_MAGIC_HH) != 0)
+	if (fn == NULL || hh_check(regions, tables, nregions) != 0)
 		return -EINVAL;
-	if ((rc = hh_collect(regions, nregions, &set)) != 0)
+	if ((rc = hh_collect(regions, tables, nregions, &set)) != 0)
 		return rc;
 	for (i = 0; i < set.n; i++) {
 		c = &set.c[i];
-		hh_merge_key(regions, nregions, c->hash, c->key, &e);
+		hh_merge_key(regions, tables, nregions, c->hash, c->key, &e);
 		c->value = by_bytes & NS_HH_BY_BYTES ? e.bytes : e.pkts;
 		c->err = by_bytes & NS_HH_BY_BYTES ? e.bytes - e.bytes_lo :
 		    e.pkts - e.pkts_lo;

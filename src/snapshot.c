@@ -198,17 +198,21 @@ ns_snapshot_sketch(const struct ns_engine *e, uint64_t g, unsigned k,
 {
 	const struct ns_sketch_task *t = &e->sketches[k];
 	const void *regions[256];
+	const struct ns_table *tables[256];
 	struct sketch_cb c = { t, kind, fn, arg, t->cfg->top_k };
 	unsigned w;
 
 	if (e->nworkers > sizeof(regions) / sizeof(regions[0]))
 		return -E2BIG;
-	for (w = 0; w < e->nworkers; w++)
+	for (w = 0; w < e->nworkers; w++) {
 		regions[w] = ns_engine_sketch(e, g, k, w);
+		tables[w] = t->link >= 0 ? ns_gen_shard(&e->seg, g,
+		    (unsigned)t->link, w) : NULL;
+	}
 	if (kind == NS_SKETCH_SPREAD)
 		return ns_spread_query(regions, e->nworkers,
 		    t->cfg->count_threshold, sketch_one, &c);
-	return ns_hh_query(regions, e->nworkers,
+	return ns_hh_query_linked(regions, tables, e->nworkers,
 	    kind == NS_SKETCH_SIZE ? NS_HH_BY_BYTES : 0,
 	    kind == NS_SKETCH_SIZE ? t->cfg->size_threshold :
 	    t->cfg->count_threshold, sketch_one, &c);

@@ -46,6 +46,8 @@
  * after the exact updates of the batch (wk_hh_pass(), wk_spread_pass()):
  *   WK_HH      heavy hitters: key and hash made up front with the exact
  *              tasks' (or taken from the exact task of the same key);
+ *              linked to that task (sketch.h, ns_hh_update_linked()), in
+ *              wk_packet() right after its exact update instead;
  *   WK_SPREAD  super-spreaders: keys, hashes and pair hash made in the
  *              pass, for every packet -- or, when an exact task's key
  *              implies the pair (via), for the flows new to that task.
@@ -60,6 +62,7 @@ struct wk_sketch {
 	unsigned	 key_slot;	/* key and hash slot of the flow key */
 	int		 own_key;	/* the flow key is made for it */
 	int		 via;		/* spread: the exact task, or -1 */
+	int		 linked;	/* hh: counted with its exact task */
 	uint64_t	*seen;		/* spread: the pairs applied lately */
 	uint16_t	*todo;		/* spread: the records to apply */
 	unsigned	 ntodo;
@@ -96,6 +99,8 @@ struct worker {
 	struct wk_sketch	*upfront[NS_CONFIG_MAX_TASKS];
 	unsigned		 nupfront;
 	unsigned		 nvia;		/* spread tasks with via */
+	/* Per exact task, the heavy-hitter task linked to it, or -1. */
+	int			 link[NS_CONFIG_MAX_TASKS];
 };
 
 /*
@@ -255,8 +260,12 @@ wk_prefetch(struct worker *wk, const struct ns_record *recs, unsigned i)
 
 	if (recs[i].kind != NS_REC_PACKET)
 		return;
-	for (t = 0; t < wk->e->ntasks; t++)
+	for (t = 0; t < wk->e->ntasks; t++) {
 		ns_table_prefetch(wk->shard[t], *wk_hash(wk, i, t));
+		if (wk->link[t] >= 0)
+			ns_hh_prefetch(wk->sketch[wk->link[t]],
+			    *wk_hash(wk, i, t));
+	}
 }
 
 /* Record i made a flow in exact task t (or found it full). */
@@ -277,6 +286,7 @@ static void
 wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 {
 	struct ns_worker_stats *a = wk->acc;
+	struct ns_table_entry *ent;
 	unsigned t, nt = wk->e->ntasks;
 	int rc;
 
@@ -292,8 +302,13 @@ wk_packet(struct worker *wk, const struct ns_record *r, unsigned i)
 	if (r->ts_ns > a->last_ns)
 		a->last_ns = r->ts_ns;
 	for (t = 0; t < nt; t++) {
-		rc = ns_table_add(wk->shard[t], &wk->jc, *wk_hash(wk, i, t),
-		    wk_key(wk, i, t), r->ts_ns, r->wire_len, r->tcp_flags);
+		rc = ns_table_add_entry(wk->shard[t], &wk->jc,
+		    *wk_hash(wk, i, t), wk_key(wk, i, t), r->ts_ns,
+		    r->wire_len, r->tcp_flags, &ent);
+		if (wk->link[t] >= 0)
+			ns_hh_update_linked(wk->sketch[wk->link[t]], &wk->jc,
+			    wk->shard[t], ent, wk_key(wk, i, t),
+			    *wk_hash(wk, i, t), r->wire_len);
 		/* A new flow, or no room: its via spread updates are due. */
 		if (rc != 0 && wk->nvia != 0)
 			wk_note_new(wk, t, i);
@@ -388,6 +403,8 @@ wk_hh_pass(struct worker *wk, const struct ns_record *recs, unsigned m)
 
 	for (k = 0; k < wk->nmode[WK_HH]; k++) {
 		sk = wk->mode[WK_HH][k];
+		if (sk->linked)
+			continue;	/* counted by wk_packet() */
 		/* Runs of packets: a skipped frame has no key. */
 		for (i = 0; i < m; i = j + 1) {
 			for (j = i; j < m && recs[j].kind == NS_REC_PACKET; j++)
@@ -570,6 +587,8 @@ wk_plan(struct worker *wk)
 	unsigned k, t;
 
 	wk->nkeys = e->ntasks + e->nsketches;
+	for (t = 0; t < NS_CONFIG_MAX_TASKS; t++)
+		wk->link[t] = -1;
 	for (k = 0; k < e->nsketches; k++) {
 		const struct ns_sketch_task *st = &e->sketches[k];
 		struct wk_sketch *sk = &wk->sk[k];
@@ -583,6 +602,8 @@ wk_plan(struct worker *wk)
 				sk->own_key = 0;
 			}
 		sk->via = st->spread ? wk_pair_via(e, st) : -1;
+		if ((sk->linked = st->link >= 0))
+			wk->link[st->link] = (int)k;
 		sk->mode = st->spread ? WK_SPREAD : WK_HH;
 		wk->nvia += sk->via >= 0;
 		wk->mode[sk->mode][wk->nmode[sk->mode]++] = sk;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "segment.h"
 #include "sketch.h"
+#include "table.h"
 
 #define KS	13		/* an odd key size: exercises the padding */
 
@@ -132,15 +133,16 @@ Test(sketch, sizes)
 	struct ns_sketch_params p = hh_params();
 	uint64_t kw = NS_SKETCH_KEY_WORDS(KS);
 
-	/* Header to 256, two lines per 4 slots, bodies, 16-byte cells. */
+	/* Header to 256, two lines per 4 slots, bodies (prior bytes, entry,
+	 * packet offset, key), 16-byte cells. */
 	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(256 + 256 * 128 +
-	    1024 * (8 + 8 * kw), 64) + 2 * 512 * 16);
+	    1024 * (24 + 8 * kw), 64) + 2 * 512 * 16);
 	p = sp_params();
 	/* Header, 3 rows of 256 packed buckets. */
 	cr_assert_eq(ns_spread_shm_size(&p), 192 + 3 * 256 *
 	    8 * (1 + kw + 11));
 	cr_assert_eq(ns_hh_cells_per_update(&(struct ns_sketch_params){
-	    .depth = 4, .key_size = 38 }), 20);	/* 2·4 + 7 + 5 */
+	    .depth = 4, .key_size = 38 }), 28);	/* 2·4 + 15 + 5 */
 	cr_assert_eq(ns_spread_cells_per_update(&(struct ns_sketch_params){
 	    .depth = 3, .key_size = 17 }), 18);
 	p = hh_params();
@@ -368,6 +370,78 @@ Test(sketch, deterministic)
 	free(c);
 	free(sa);
 	free(sb);
+}
+
+/* Two query results alike: the same keys, values and bounds, in order. */
+static void
+assert_same_hits(const struct hits *a, const struct hits *b, const char *what)
+{
+	cr_assert_eq(a->n, b->n, "%s: %u keys, linked %u", what, a->n, b->n);
+	for (unsigned i = 0; i < a->n; i++)
+		cr_assert(a->h[i].id == b->h[i].id &&
+		    a->h[i].value == b->h[i].value &&
+		    a->h[i].err == b->h[i].err, "%s: key %u differs", what, i);
+}
+
+/*
+ * A region linked to a table reports what a plain region fed the same
+ * packets does, at every point of the stream -- also for the flows the
+ * table had no room for, whose packets the linked region counts itself.
+ * Few slots and a narrow sketch, so that admissions, evictions of linked
+ * and of self-counting slots and lower-bound refreshes all happen.
+ */
+Test(sketch, hh_linked_equals_plain)
+{
+	struct ns_sketch_params p = { .width = 64, .depth = 2, .top_k = 16,
+	    .key_size = KS, .seed = 5 };
+	uint64_t size = ns_hh_shm_size(&p);
+	void *plain = region(size), *linked = region(size);
+	struct ns_table *t = region(ns_table_shm_size(KS, 600));
+	const struct ns_table *tt[1] = { t };
+	const void *rp[1] = { plain }, *rl[1] = { linked };
+	struct hits *hp = calloc(1, sizeof(*hp)), *hl = calloc(1, sizeof(*hl));
+	struct ns_table_entry *e, *heavy = NULL;
+	uint64_t h, full = 0;
+	uint32_t i, id, bytes, by;
+	uint8_t k[KS];
+
+	cr_assert(hp != NULL && hl != NULL);
+	cr_assert_eq(ns_hh_shm_init(plain, &p), 0);
+	p.flags = NS_SKETCH_F_LINKED;
+	cr_assert_eq(ns_hh_shm_init(linked, &p), 0);
+	cr_assert_eq(ns_table_shm_init(t, KS, 600), 0);
+	for (i = 0; i < 60000; i++) {
+		id = skewed(i, 2000);
+		h = mkkey(id, k);
+		bytes = 40 + XXH3_64bits(&i, 4) % 1400;
+		ns_hh_update(plain, NULL, k, h, bytes);
+		full += ns_table_add_entry(t, NULL, h, k, i, bytes, 0, &e) ==
+		    -ENOSPC;
+		ns_hh_update_linked(linked, NULL, t, e, k, h, bytes);
+		if (id == 0)
+			heavy = e;
+		if (i % 5000 != 4999)
+			continue;
+		for (by = 0; by < 2; by++) {
+			hp->n = hl->n = 0;
+			cr_assert_geq(ns_hh_query(rp, 1, (int)by, 1, collect,
+			    hp), 1);
+			cr_assert_geq(ns_hh_query_linked(rl, tt, 1, (int)by, 1,
+			    collect, hl), 1);
+			assert_same_hits(hp, hl, by ? "bytes" : "packets");
+		}
+	}
+	cr_assert_gt(full, 1000, "the table never filled up");
+	cr_assert_not_null(heavy);
+	cr_assert(ns_load_relaxed(&heavy->state) & NS_TE_HH,
+	    "the heaviest flow is not a linked candidate");
+	/* A linked region read without its table: refused, not misread. */
+	cr_assert_eq(ns_hh_query(rl, 1, 0, 1, collect, hl), -EINVAL);
+	free(plain);
+	free(linked);
+	free(t);
+	free(hp);
+	free(hl);
 }
 
 /* The length of the batch that starts at update i of np: 1 to max, at
