@@ -71,11 +71,15 @@ struct hh_bucket {
 /* What only admissions, evictions and readers touch. */
 struct hh_body {
 	uint64_t	prior_bytes;
-	/* Linked (ns_hh_update_linked()): the flow's entry index + 1 in the
-	 * table; 0: the slot counts for itself. */
-	uint64_t	entry;
-	uint64_t	off_pkts;		/* linked: see hh_values() */
 	uint64_t	key[];			/* key_words, zero-padded */
+};
+
+/* After the key of a linked region's slot (hh_link()). */
+struct hh_link {
+	/* The flow's entry index + 1 in the table; 0: the slot counts for
+	 * itself. */
+	uint64_t	entry;
+	uint64_t	off_pkts;		/* see hh_entry() */
 };
 
 struct hh_cell {
@@ -96,9 +100,10 @@ static_assert(sizeof(struct hh_cell) == NS_HH_CELL_BYTES,
     "ns_hh_prefetch() knows the cells");
 
 static uint64_t
-hh_body_size(uint32_t key_size)
+hh_body_size(uint32_t key_size, uint32_t flags)
 {
-	return sizeof(struct hh_body) + 8 * NS_SKETCH_KEY_WORDS(key_size);
+	return sizeof(struct hh_body) + 8 * NS_SKETCH_KEY_WORDS(key_size) +
+	    (flags & NS_SKETCH_F_LINKED ? sizeof(struct hh_link) : 0);
 }
 
 /* Offsets of the parts; the region's size. */
@@ -110,7 +115,7 @@ hh_layout(const struct ns_sketch_params *p, struct ns_sketch_hdr *h)
 	    NS_HH_BUCKET_BYTES);
 	uint64_t bodies = lines + nb * sizeof(struct hh_bucket);
 	uint64_t rows = NS_ALIGN_UP(bodies + nb * NS_HH_WAYS *
-	    hh_body_size(p->key_size), NS_CACHELINE);
+	    hh_body_size(p->key_size, p->flags), NS_CACHELINE);
 	uint64_t end = rows + (uint64_t)p->depth * p->width *
 	    sizeof(struct hh_cell);
 
@@ -119,7 +124,7 @@ hh_layout(const struct ns_sketch_params *p, struct ns_sketch_hdr *h)
 		h->off_lines = lines;
 		h->off_bodies = bodies;
 		h->off_rows = rows;
-		h->stride = hh_body_size(p->key_size);
+		h->stride = hh_body_size(p->key_size, p->flags);
 		h->size = NS_ALIGN_UP(end, NS_CACHELINE);
 	}
 	return NS_ALIGN_UP(end, NS_CACHELINE);
@@ -235,6 +240,15 @@ hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
 	return (struct hh_body *)((char *)h + h->off_bodies + slot * h->stride);
 }
 
+/* The link words of slot body b, or NULL: the region is not linked. */
+static inline struct hh_link *
+hh_link(const struct ns_sketch_hdr *h, const struct hh_body *b)
+{
+	if (!(h->flags & NS_SKETCH_F_LINKED))
+		return NULL;
+	return (struct hh_link *)(void *)&b->key[h->key_words];
+}
+
 /*
  * The entry a linked slot takes its counts from, or NULL.  Its counts are
  * the flow's; the slot keeps what makes them its values (prior + counts
@@ -244,9 +258,11 @@ hh_body(const struct ns_sketch_hdr *h, const struct hh_bucket *l,
  * on, but one hh_victim() can compare without loading the entry.
  */
 static inline const struct ns_table_entry *
-hh_entry(const struct ns_table *t, const struct hh_body *b)
+hh_entry(const struct ns_sketch_hdr *h, const struct ns_table *t,
+    const struct hh_body *b)
 {
-	uint64_t i = ns_load_relaxed(&b->entry);
+	const struct hh_link *lk = hh_link(h, b);
+	uint64_t i = lk != NULL ? ns_load_relaxed(&lk->entry) : 0;
 
 	return i != 0 ? ns_table_entry_at(t, i - 1) : NULL;
 }
@@ -259,9 +275,10 @@ hh_values(const struct ns_sketch_hdr *h, const struct ns_table *t,
     const struct hh_bucket *l, unsigned way, uint64_t *pkts, uint64_t *bytes)
 {
 	const struct hh_body *b = hh_body(h, l, way);
-	const struct ns_table_entry *e = hh_entry(t, b);
+	const struct ns_table_entry *e = hh_entry(h, t, b);
 
-	*pkts = e != NULL ? b->off_pkts + e->packets : l->pkts[way];
+	*pkts = e != NULL ? hh_link(h, b)->off_pkts + e->packets :
+	    l->pkts[way];
 	*bytes = l->bytes[way] + (e != NULL ? e->bytes : 0);
 }
 
@@ -337,7 +354,7 @@ hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 {
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
 	struct hh_body *b = hh_body(h, l, way);
-	struct ns_table_entry *e = (struct ns_table_entry *)hh_entry(t, b);
+	struct ns_table_entry *e = (struct ns_table_entry *)hh_entry(h, t, b);
 	uint64_t ep, eb, p, by;
 
 	hh_values(h, t, l, way, &p, &by);
@@ -367,6 +384,7 @@ hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
     uint64_t bytes, struct ns_table_entry *e)
 {
 	struct hh_body *b = hh_body(h, l, way);
+	struct hh_link *lk = hh_link(h, b);
 	uint64_t w[NS_SKETCH_KEY_WORDS(NS_SKETCH_KEY_MAX)] = { 0 };
 	uint64_t entry = 0, p = ep + 1, by = eb + bytes;
 	unsigned i;
@@ -379,12 +397,12 @@ hh_admit(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 			ns_journal_set(jc, &b->key[i], w[i]);
 	if (e != NULL) {
 		entry = ns_table_entry_index(t, e) + 1;
-		ns_journal_set(jc, &b->off_pkts, p - e->packets);
+		ns_journal_set(jc, &lk->off_pkts, p - e->packets);
 		by -= e->bytes;
 		ns_journal_set(jc, &e->state, e->state | NS_TE_HH);
 	}
-	if (b->entry != entry)
-		ns_journal_set(jc, &b->entry, entry);
+	if (lk != NULL && lk->entry != entry)
+		ns_journal_set(jc, &lk->entry, entry);
 	ns_journal_set(jc, &l->prior_pkts[way], ep);
 	ns_journal_set(jc, &l->bytes[way], by);
 	ns_journal_set(jc, &b->prior_bytes, eb);
@@ -725,6 +743,7 @@ hh_read_slot(const struct ns_sketch_hdr *h, const struct ns_table *t,
 {
 	const struct ns_table_entry *e;
 	const struct hh_body *b = hh_body(h, l, way);
+	const struct hh_link *lk = hh_link(h, b);
 	unsigned i, tries;
 
 	for (tries = 0; tries < 64; tries++) {
@@ -735,8 +754,8 @@ hh_read_slot(const struct ns_sketch_hdr *h, const struct ns_table *t,
 		s->prior_pkts = ns_load_relaxed(&l->prior_pkts[way]);
 		s->bytes = ns_load_relaxed(&l->bytes[way]);
 		s->prior_bytes = ns_load_relaxed(&b->prior_bytes);
-		s->entry = ns_load_relaxed(&b->entry);
-		s->off_pkts = ns_load_relaxed(&b->off_pkts);
+		s->entry = lk != NULL ? ns_load_relaxed(&lk->entry) : 0;
+		s->off_pkts = lk != NULL ? ns_load_relaxed(&lk->off_pkts) : 0;
 		for (i = 0; i < h->key_words; i++)
 			s->key[i] = ns_load_relaxed(&b->key[i]);
 		/* Full fence, pairs with the ns_smp_mb() in hh_evict(). */

@@ -133,8 +133,11 @@ Test(sketch, sizes)
 	struct ns_sketch_params p = hh_params();
 	uint64_t kw = NS_SKETCH_KEY_WORDS(KS);
 
-	/* Header to 256, two lines per 4 slots, bodies (prior bytes, entry,
-	 * packet offset, key), 16-byte cells. */
+	/* Header to 256, two lines per 4 slots, bodies (prior bytes, key;
+	 * linked: and entry, packet offset), 16-byte cells. */
+	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(256 + 256 * 128 +
+	    1024 * (8 + 8 * kw), 64) + 2 * 512 * 16);
+	p.flags = NS_SKETCH_F_LINKED;
 	cr_assert_eq(ns_hh_shm_size(&p), NS_ALIGN_UP(256 + 256 * 128 +
 	    1024 * (24 + 8 * kw), 64) + 2 * 512 * 16);
 	p = sp_params();
@@ -394,8 +397,10 @@ Test(sketch, hh_linked_equals_plain)
 {
 	struct ns_sketch_params p = { .width = 64, .depth = 2, .top_k = 16,
 	    .key_size = KS, .seed = 5 };
-	uint64_t size = ns_hh_shm_size(&p);
-	void *plain = region(size), *linked = region(size);
+	struct ns_sketch_params pl = { .width = 64, .depth = 2, .top_k = 16,
+	    .key_size = KS, .seed = 5, .flags = NS_SKETCH_F_LINKED };
+	void *plain = region(ns_hh_shm_size(&p));
+	void *linked = region(ns_hh_shm_size(&pl));
 	struct ns_table *t = region(ns_table_shm_size(KS, 600));
 	const struct ns_table *tt[1] = { t };
 	const void *rp[1] = { plain }, *rl[1] = { linked };
@@ -407,8 +412,7 @@ Test(sketch, hh_linked_equals_plain)
 
 	cr_assert(hp != NULL && hl != NULL);
 	cr_assert_eq(ns_hh_shm_init(plain, &p), 0);
-	p.flags = NS_SKETCH_F_LINKED;
-	cr_assert_eq(ns_hh_shm_init(linked, &p), 0);
+	cr_assert_eq(ns_hh_shm_init(linked, &pl), 0);
 	cr_assert_eq(ns_table_shm_init(t, KS, 600), 0);
 	for (i = 0; i < 60000; i++) {
 		id = skewed(i, 2000);
