@@ -45,7 +45,9 @@
  * slot evicted.  A flow the table has no room for is counted by its slot
  * as in a plain region.  Values, admissions and evictions are those of a
  * plain region fed the same packets (tests: hh_linked_equals_plain,
- * kill_sketch.sh).
+ * journal_rollback_linked, kill_sketch.sh) -- barring, again, two keys of
+ * equal 63-bit hash, which a linked region tells apart by their entries
+ * where a plain one counts them as one.
  */
 #include "sketch.h"
 
@@ -681,9 +683,12 @@ hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
 void
 ns_hh_update_batch(void *mem, struct ns_jctx *jc, const struct ns_hh_batch *b)
 {
+	const struct ns_sketch_hdr *h = mem;
 	struct hh_where w;
 	unsigned o, c;
 
+	/* A linked region's slots take counts from the table. */
+	assert(b->table != NULL || !(h->flags & NS_SKETCH_F_LINKED));
 	for (o = 0; o < b->n; o += c) {
 		c = b->n - o < HH_CHUNK ? b->n - o : HH_CHUNK;
 		hh_locate(mem, b, o, c, &w);
@@ -716,6 +721,7 @@ ns_hh_linked_miss(void *mem, struct ns_jctx *jc, const struct ns_table *t,
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
 	uint64_t hc = key_hash | 1, packets = h->packets + 1, ep, eb;
 
+	assert((h->flags & NS_SKETCH_F_LINKED) && t != NULL);
 	if (e == NULL) {
 		ns_hh_update_batch(mem, jc, &b);
 		return;

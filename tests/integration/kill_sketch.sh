@@ -66,3 +66,14 @@ sort "$T/kill.jsonl" >"$T/kill.sorted"
 same_or_fail "$T/ref.sorted" "$T/kill.sorted" \
 	"output after $KILLED worker kills differs from the reference run"
 echo "ok: $KILLED worker kills ($(kill_tally "$T/kill.jsonl.kills")): $(grep -c '"type":"count"' "$T/ref.sorted") count, $(grep -c '"type":"size"' "$T/ref.sorted") size and $(grep -c '"type":"spread"' "$T/ref.sorted") spread entries and $(grep -vc '"type"' "$T/ref.sorted") flows identical to the undisturbed run"
+
+# Kills beside the full table too: there the flows it has no room for
+# have slots that count for themselves, beside slots linked to entries.
+kill_run "$T/full.yaml" "$input" "$T/kfull.jsonl" 6 $(( ref_ms / 20 + 1 )) \
+	ns-worker-0 ns-worker-1
+[ "$KILLED" -ge 4 ] || fail "only $KILLED kills beside the full table: raise NS_KILL_PACKETS"
+sort "$T/full.jsonl" >"$T/full.sorted"
+sort "$T/kfull.jsonl" >"$T/kfull.sorted"
+same_or_fail "$T/full.sorted" "$T/kfull.sorted" \
+	"output beside a full table after $KILLED worker kills differs from the undisturbed run"
+echo "ok: $KILLED worker kills beside a full table ($(kill_tally "$T/kfull.jsonl.kills")): output identical"
