@@ -711,6 +711,54 @@ jupdate(void *hh, void *sp, struct ns_jctx *jc, uint32_t i)
 	ns_spread_update(sp, jc, k, h, i % 5000);
 }
 
+/* Update i of a journal test's stream, of hh and the other region. */
+typedef void jupdate_fn(void *hh, void *other, struct ns_jctx *jc,
+    uint32_t i);
+
+/*
+ * Updates [0, 30000), in committed batches of 1000, and the same
+ * unjournaled on the twins: each within bound cells.  Returns the most
+ * cells an update stored.
+ */
+static uint64_t
+jrun(jupdate_fn *up, struct jarea *ja, struct ns_jctx *jc, void *hh,
+    void *other, void *refh, void *refo, unsigned bound)
+{
+	uint64_t before, most = 0;
+	uint32_t i;
+
+	for (i = 0; i < 30000; i++) {
+		if (i % 1000 == 0)
+			jbegin(jc, ja, hh);
+		before = jc->n;
+		up(hh, other, jc, i);
+		up(refh, refo, NULL, i);
+		if (jc->n - before > most)
+			most = jc->n - before;
+		cr_assert_leq(jc->n - before, bound, "update %u: %lu cells", i,
+		    (unsigned long)(jc->n - before));
+		if (i % 1000 == 999)
+			ns_journal_commit(jc, i + 1);
+	}
+	return most;
+}
+
+/* Updates [30000, 31000) as one batch, left open; on the twins too
+ * unless refh is NULL. */
+static void
+jbatch(jupdate_fn *up, struct jarea *ja, struct ns_jctx *jc, void *hh,
+    void *other, void *refh, void *refo)
+{
+	uint32_t i;
+
+	jbegin(jc, ja, hh);
+	for (i = 30000; i < 31000; i++) {
+		up(hh, other, jc, i);
+		if (refh != NULL)
+			up(refh, refo, NULL, i);
+	}
+}
+
 /*
  * Every store goes through the journal, within the bound: a rolled-back
  * batch restores the region byte for byte, and the replay gives what an
@@ -729,41 +777,20 @@ Test(sketch, journal_rollback)
 	void *refh = region(hs), *refs = region(ss);
 	void *snap = region(hs + ss);
 	struct ns_jctx jc;
-	uint64_t before, most = 0;
-	uint32_t i;
 
 	ns_hh_shm_init(hh, &hp);
 	ns_spread_shm_init(sp, &spp);
 	ns_hh_shm_init(refh, &hp);
 	ns_spread_shm_init(refs, &spp);
 	cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
-	for (i = 0; i < 30000; i++) {
-		if (i % 1000 == 0)
-			jbegin(&jc, ja, hh);
-		before = jc.n;
-		jupdate(hh, sp, &jc, i);
-		jupdate(refh, refs, NULL, i);
-		if (jc.n - before > most)
-			most = jc.n - before;
-		cr_assert_leq(jc.n - before, bound, "update %u: %lu cells", i,
-		    (unsigned long)(jc.n - before));
-		if (i % 1000 == 999)
-			ns_journal_commit(&jc, i + 1);
-	}
-	cr_assert_gt(most, 2);
+	cr_assert_gt(jrun(jupdate, ja, &jc, hh, sp, refh, refs, bound), 2);
 	memcpy(snap, hh, hs + ss);
-	jbegin(&jc, ja, hh);
-	for (i = 30000; i < 31000; i++)
-		jupdate(hh, sp, &jc, i);
+	jbatch(jupdate, ja, &jc, hh, sp, NULL, NULL);
 	cr_assert_neq(memcmp(snap, hh, hs + ss), 0);
 	cr_assert_eq(ns_journal_recover(&jc), 1);
 	cr_assert_eq(memcmp(snap, hh, hs + ss), 0, "rollback incomplete");
 	/* Replay, and go on: same as the unjournaled twin. */
-	jbegin(&jc, ja, hh);
-	for (i = 30000; i < 31000; i++) {
-		jupdate(hh, sp, &jc, i);
-		jupdate(refh, refs, NULL, i);
-	}
+	jbatch(jupdate, ja, &jc, hh, sp, refh, refs);
 	ns_journal_commit(&jc, 31000);
 	cr_assert_eq(memcmp(hh, refh, hs), 0);
 	cr_assert_eq(memcmp(sp, refs, ss), 0);
@@ -775,7 +802,7 @@ Test(sketch, journal_rollback)
 
 /* Update i of the linked journal test: the table, then the region. */
 static void
-jupdate_linked(void *hh, struct ns_table *t, struct ns_jctx *jc, uint32_t i)
+jupdate_linked(void *hh, void *t, struct ns_jctx *jc, uint32_t i)
 {
 	struct ns_table_entry *e;
 	uint8_t k[KS];
@@ -824,44 +851,24 @@ Test(sketch, journal_rollback_linked)
 	struct ns_table *t = (struct ns_table *)((char *)hh + hs);
 	struct ns_table *reft = region(ts), *snapt = region(ts);
 	struct ns_jctx jc;
-	uint64_t before, most = 0;
-	uint32_t i;
 
 	cr_assert_eq(ns_hh_shm_init(hh, &hp), 0);
 	cr_assert_eq(ns_table_shm_init(t, KS, 1500), 0);
 	cr_assert_eq(ns_hh_shm_init(refh, &hp), 0);
 	cr_assert_eq(ns_table_shm_init(reft, KS, 1500), 0);
 	cr_assert_eq(ns_journal_attach(&jc, &seg, 0), 0);
-	for (i = 0; i < 30000; i++) {
-		if (i % 1000 == 0)
-			jbegin(&jc, ja, hh);
-		before = jc.n;
-		jupdate_linked(hh, t, &jc, i);
-		jupdate_linked(refh, reft, NULL, i);
-		if (jc.n - before > most)
-			most = jc.n - before;
-		cr_assert_leq(jc.n - before, bound, "update %u: %lu cells", i,
-		    (unsigned long)(jc.n - before));
-		if (i % 1000 == 999)
-			ns_journal_commit(&jc, i + 1);
-	}
-	cr_assert_gt(most, NS_TABLE_CELLS_PER_RECORD, "no admission seen");
+	cr_assert_gt(jrun(jupdate_linked, ja, &jc, hh, t, refh, reft, bound),
+	    NS_TABLE_CELLS_PER_RECORD, "no admission seen");
 	cr_assert_gt(ns_table_full_drops(t), 1000, "the table never filled");
 	memcpy(snap, hh, hs);
 	memcpy(snapt, t, ts);
-	jbegin(&jc, ja, hh);
-	for (i = 30000; i < 31000; i++)
-		jupdate_linked(hh, t, &jc, i);
+	jbatch(jupdate_linked, ja, &jc, hh, t, NULL, NULL);
 	cr_assert_neq(memcmp(snap, hh, hs), 0);
 	cr_assert_eq(ns_journal_recover(&jc), 1);
 	cr_assert_eq(memcmp(snap, hh, hs), 0, "region rollback incomplete");
 	assert_same_table(t, snapt);
 	/* Replay, and go on: same as the unjournaled twins. */
-	jbegin(&jc, ja, hh);
-	for (i = 30000; i < 31000; i++) {
-		jupdate_linked(hh, t, &jc, i);
-		jupdate_linked(refh, reft, NULL, i);
-	}
+	jbatch(jupdate_linked, ja, &jc, hh, t, refh, reft);
 	ns_journal_commit(&jc, 31000);
 	cr_assert_eq(memcmp(hh, refh, hs), 0);
 	assert_same_table(t, reft);
