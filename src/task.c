@@ -68,6 +68,12 @@ ns_task_init_fields(struct ns_task *t, const char *name,
 	t->hidden_ipver = has_addr && !has_ver;
 	t->key_size += t->hidden_ipver;
 	t->full_tuple = tuple == 0x1f;
+	t->five = t->fields.n == 5 &&
+	    t->fields.f[0].field == NS_CONFIG_FIELD_SRCIP &&
+	    t->fields.f[1].field == NS_CONFIG_FIELD_DSTIP &&
+	    t->fields.f[2].field == NS_CONFIG_FIELD_SRCPORT &&
+	    t->fields.f[3].field == NS_CONFIG_FIELD_DSTPORT &&
+	    t->fields.f[4].field == NS_CONFIG_FIELD_PROTOCOL;
 	if (t->key_size == 0 || t->key_size > NS_TABLE_KEY_MAX) {
 		snprintf(err, errlen, "task %s: key of %u bytes (at most %u)",
 		    t->name, t->key_size, NS_TABLE_KEY_MAX);
@@ -146,6 +152,15 @@ ns_task_key_build(const struct ns_task *t, const struct ns_record *r,
 	uint8_t *k = key;
 	unsigned i;
 
+	if (t->five) {
+		k[0] = r->ipver;	/* hidden: the key has addresses */
+		memcpy(k + 1, r->src, 16);
+		memcpy(k + 17, r->dst, 16);
+		put_be16(k + 33, r->sport);
+		put_be16(k + 35, r->dport);
+		k[37] = r->proto;
+		return;
+	}
 	if (t->hidden_ipver)
 		*k++ = r->ipver;
 	for (i = 0; i < t->fields.n; i++)

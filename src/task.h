@@ -24,6 +24,10 @@ struct ns_task {
 	uint32_t key_size;
 	uint8_t hidden_ipver;		/* key[0] is the IP version */
 	uint8_t full_tuple;		/* key holds the 5-tuple: one shard each */
+	/* The fields are SrcIP, DstIP, SrcPort, DstPort, Protocol, in this
+	 * order: ns_task_key_build() writes the key without its field loop
+	 * (a third of the exact workers' time went to it). */
+	uint8_t five;
 	uint64_t max_flows;
 };
 

@@ -237,3 +237,43 @@ Test(task, not_implied_keys_can_differ)
 	}
 	cr_assert_gt(differ, 100);
 }
+
+/*
+ * The 5-tuple key written without the field loop (ns_task.five) is the
+ * loop's key, byte for byte: IPv4 and IPv6, ports and protocols of every
+ * byte value.
+ */
+Test(task, five_tuple_key_is_the_field_loops)
+{
+	struct ns_task five = task(5, F(SRCIP), F(DSTIP), F(SRCPORT),
+	    F(DSTPORT), F(PROTOCOL));
+	struct ns_task loop = five;
+	uint8_t a[NS_TABLE_KEY_MAX], b[NS_TABLE_KEY_MAX];
+	struct ns_record r;
+	unsigned i, j;
+
+	cr_assert(five.five);
+	cr_assert_eq(five.key_size, 38);
+	loop.five = 0;
+	for (i = 0; i < 1000; i++) {
+		memset(&r, 0, sizeof(r));
+		for (j = 0; j < 16; j++) {
+			r.src[j] = (uint8_t)(i * 7 + j * 13);
+			r.dst[j] = (uint8_t)(i * 11 + j * 5);
+		}
+		r.ipver = i % 2 ? 4 : 6;
+		r.sport = (uint16_t)(i * 257);
+		r.dport = (uint16_t)(65535 - i * 131);
+		r.proto = (uint8_t)i;
+		memset(a, 0xaa, sizeof(a));
+		memset(b, 0x55, sizeof(b));
+		ns_task_key_build(&five, &r, a);
+		ns_task_key_build(&loop, &r, b);
+		cr_assert_eq(memcmp(a, b, five.key_size), 0, "record %u", i);
+	}
+	/* Another order, or a network, takes the loop. */
+	cr_assert_not(task(5, F(DSTIP), F(SRCIP), F(SRCPORT), F(DSTPORT),
+	    F(PROTOCOL)).five);
+	cr_assert_not(task(5, F(SRCNET), F(DSTIP), F(SRCPORT), F(DSTPORT),
+	    F(PROTOCOL)).five);
+}
