@@ -376,6 +376,17 @@ ns_spread_pair(const void *mem, uint64_t key_hash, uint64_t elem_hash)
 #define NS_HH_CELL_BYTES	16	/* a Count-Min cell: packets, bytes */
 
 /*
+ * The Count-Min cell of canonical hash hc (key_hash | 1) in a row,
+ * counted from the first row's first cell.
+ */
+static inline uint64_t
+ns_hh_cell_index(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
+{
+	return (uint64_t)row * h->width + ns_sketch_index(hc,
+	    h->row_seed[row], h->width);
+}
+
+/*
  * Start loading the Count-Min cells of a linked region's key a few
  * packets ahead: a miss reads them right after its exact update, and
  * which packets miss is only known then.
@@ -388,8 +399,7 @@ ns_hh_prefetch(const void *mem, uint64_t key_hash)
 
 	for (r = 0; r < h->depth; r++)
 		ns_prefetch_w((const char *)h + h->off_rows + NS_HH_CELL_BYTES *
-		    ((uint64_t)r * h->width + ns_sketch_index(key_hash | 1,
-		    h->row_seed[r], h->width)));
+		    ns_hh_cell_index(h, r, key_hash | 1));
 }
 
 /*

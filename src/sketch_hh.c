@@ -213,14 +213,6 @@ hh_bucket_index(const struct ns_sketch_hdr *h, uint64_t hc)
 	return ns_sketch_index(hc, h->bucket_seed, h->nbuckets);
 }
 
-/* Counted from the first row's first cell. */
-static inline uint64_t
-hh_cell_index(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
-{
-	return (uint64_t)row * h->width + ns_sketch_index(hc,
-	    h->row_seed[row], h->width);
-}
-
 static inline struct hh_bucket *
 hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
 {
@@ -230,7 +222,7 @@ hh_bucket(const struct ns_sketch_hdr *h, uint64_t hc)
 static inline struct hh_cell *
 hh_cell(const struct ns_sketch_hdr *h, unsigned row, uint64_t hc)
 {
-	return hh_rows(h) + hh_cell_index(h, row, hc);
+	return hh_rows(h) + ns_hh_cell_index(h, row, hc);
 }
 
 static inline struct hh_body *
@@ -260,10 +252,8 @@ hh_link(const struct ns_sketch_hdr *h, const struct hh_body *b)
  * on, but one hh_victim() can compare without loading the entry.
  */
 static inline const struct ns_table_entry *
-hh_entry(const struct ns_sketch_hdr *h, const struct ns_table *t,
-    const struct hh_body *b)
+hh_entry(const struct ns_table *t, const struct hh_link *lk)
 {
-	const struct hh_link *lk = hh_link(h, b);
 	uint64_t i = lk != NULL ? ns_load_relaxed(&lk->entry) : 0;
 
 	return i != 0 ? ns_table_entry_at(t, i - 1) : NULL;
@@ -276,11 +266,10 @@ static inline void
 hh_values(const struct ns_sketch_hdr *h, const struct ns_table *t,
     const struct hh_bucket *l, unsigned way, uint64_t *pkts, uint64_t *bytes)
 {
-	const struct hh_body *b = hh_body(h, l, way);
-	const struct ns_table_entry *e = hh_entry(h, t, b);
+	const struct hh_link *lk = hh_link(h, hh_body(h, l, way));
+	const struct ns_table_entry *e = hh_entry(t, lk);
 
-	*pkts = e != NULL ? hh_link(h, b)->off_pkts + e->packets :
-	    l->pkts[way];
+	*pkts = e != NULL ? lk->off_pkts + e->packets : l->pkts[way];
 	*bytes = l->bytes[way] + (e != NULL ? e->bytes : 0);
 }
 
@@ -356,7 +345,8 @@ hh_evict(const struct ns_sketch_hdr *h, struct ns_jctx *jc,
 {
 	struct hh_cell *cells[NS_SKETCH_DEPTH_MAX];
 	struct hh_body *b = hh_body(h, l, way);
-	struct ns_table_entry *e = (struct ns_table_entry *)hh_entry(h, t, b);
+	struct ns_table_entry *e =
+	    (struct ns_table_entry *)hh_entry(t, hh_link(h, b));
 	uint64_t ep, eb, p, by;
 
 	hh_values(h, t, l, way, &p, &by);
@@ -583,7 +573,7 @@ hh_prefetch_cells(const struct ns_sketch_hdr *h, struct hh_cell *rows,
 	j = w->miss[m];
 	/* depth * width < 2^29: the indices fit. */
 	for (r = 0; r < depth; r++) {
-		w->cell[r][j] = (uint32_t)hh_cell_index(h, r, w->hc[j]);
+		w->cell[r][j] = (uint32_t)ns_hh_cell_index(h, r, w->hc[j]);
 		ns_prefetch_w(&rows[w->cell[r][j]]);
 	}
 }
@@ -668,8 +658,8 @@ hh_apply(struct ns_sketch_hdr *h, struct ns_jctx *jc,
 			break;
 		hh_prefetch_cells(h, rows, depth, w, m + HH_MISS_AHEAD);
 		if (hh_miss(h, jc, b->table, lines, rows, w, j, fd,
-		    packets + j + 1,
-		    key + j * ks, *(const uint32_t *)(bytes + j * bs))) {
+		    packets + j + 1, key + j * ks,
+		    *(const uint32_t *)(bytes + j * bs))) {
 			hh_guess(h, w, j + 1, n, m + 1);
 			for (k = 1; k <= HH_MISS_AHEAD; k++)
 				hh_prefetch_cells(h, rows, depth, w, m + k);
@@ -796,6 +786,13 @@ hh_find(const struct ns_sketch_hdr *h, const struct ns_table *t, uint64_t hc,
 	return 0;
 }
 
+/* Region i's table, if the regions have any. */
+static inline const struct ns_table *
+hh_table(const struct ns_table *const *tables, unsigned i)
+{
+	return tables != NULL ? tables[i] : NULL;
+}
+
 /* Regions alike, and each linked one with its table. */
 static int
 hh_check(const void *const *regions, const struct ns_table *const *tables,
@@ -809,7 +806,7 @@ hh_check(const void *const *regions, const struct ns_table *const *tables,
 	for (i = 0; i < n; i++) {
 		h = regions[i];
 		if ((h->flags & NS_SKETCH_F_LINKED) &&
-		    (tables == NULL || tables[i] == NULL))
+		    hh_table(tables, i) == NULL)
 			return -EINVAL;
 	}
 	return 0;
@@ -842,8 +839,7 @@ hh_merge_key(const void *const *regions, const struct ns_table *const *tables,
 	memset(e, 0, sizeof(*e));
 	for (i = 0; i < n; i++) {
 		h = regions[i];
-		if (hh_find(h, tables != NULL ? tables[i] : NULL, hc, key,
-		    &s)) {
+		if (hh_find(h, hh_table(tables, i), hc, key, &s)) {
 			e->pkts += s.pkts;
 			e->bytes += s.bytes;
 			e->pkts_lo += s.pkts - s.prior_pkts;
@@ -907,8 +903,8 @@ hh_collect(const void *const *regions, const struct ns_table *const *tables,
 		l = hh_lines(h);
 		for (b = 0; b < h->nbuckets; b++, l++)
 			for (w = 0; w < NS_HH_WAYS; w++)
-				if (hh_read_slot(h, tables != NULL ?
-				    tables[i] : NULL, l, w, &s))
+				if (hh_read_slot(h, hh_table(tables, i), l,
+				    w, &s))
 					ns_sketch_set_add(set, s.state,
 					    (const uint8_t *)s.key);
 	}
