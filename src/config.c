@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define NSC_MAX_DEPTH	32		/* nesting; our schema needs 6 */
@@ -1504,12 +1505,20 @@ nsc_input_defaults(struct ns_config_input *in)
 static int
 nsc_writer_defaults(struct ns_config_writer *w)
 {
+	char host[256];
+
 	memset(w, 0, sizeof(*w));
 	w->enabled = true;
 	w->snapshot_interval = 60 * SEC;
 	w->clickhouse.port = 8123;
 	w->clickhouse.spool_max = GIB;
+	w->clickhouse.batch_rows = 100000;
+	w->clickhouse.timeout = 10 * SEC;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
 	if (nsc_set(&w->root_path, "") < 0 ||
+	    nsc_set(&w->clickhouse.node, host) < 0 ||
 	    nsc_set(&w->clickhouse.host, "127.0.0.1") < 0 ||
 	    nsc_set(&w->clickhouse.database, "default") < 0 ||
 	    nsc_set(&w->clickhouse.username, "default") < 0 ||
@@ -1593,6 +1602,10 @@ nsc_sections_defaults(struct ns_config *c)
 	    nsc_set(&c->alerter.nats_subject, "") < 0 ||
 	    nsc_set(&c->api.http_listen_addr, "127.0.0.1:8080") < 0 ||
 	    nsc_set(&c->api.grpc_listen_addr, "") < 0 ||
+	    nsc_set(&c->api.username, "") < 0 ||
+	    nsc_set(&c->api.password, "") < 0 ||
+	    nsc_set(&c->api.cert_file, "") < 0 ||
+	    nsc_set(&c->api.key_file, "") < 0 ||
 	    nsc_set(&c->prometheus.listen, "127.0.0.1:9571") < 0 ||
 	    nsc_set(&c->prometheus.username, "") < 0 ||
 	    nsc_set(&c->prometheus.password, "") < 0 ||
@@ -1660,6 +1673,7 @@ nsc_writer_free(struct ns_config_writer *w)
 	free(w->clickhouse.password);
 	free(w->clickhouse.table_prefix);
 	free(w->clickhouse.spool_dir);
+	free(w->clickhouse.node);
 	free(w->nats.url);
 	free(w->nats.subject);
 	memset(w, 0, sizeof(*w));
@@ -1707,6 +1721,10 @@ ns_config_free(struct ns_config *c)
 		nsc_rule_free(&c->alerter.rules[i]);
 	free(c->api.http_listen_addr);
 	free(c->api.grpc_listen_addr);
+	free(c->api.username);
+	free(c->api.password);
+	free(c->api.cert_file);
+	free(c->api.key_file);
 	free(c->prometheus.listen);
 	free(c->prometheus.username);
 	free(c->prometheus.password);
@@ -1833,11 +1851,25 @@ static const struct nsc_key ai_keys[] = {
 };
 
 #define T struct ns_config_api
+static const struct nsc_key api_basic_auth_keys[] = {
+	{ "username", NSC_STR, FLD(T, username) },
+	{ "password", NSC_STR, FLD(T, password) },
+	KEYEND
+};
+
+static const struct nsc_key api_tls_keys[] = {
+	{ "cert_file", NSC_STR, FLD(T, cert_file) },
+	{ "key_file", NSC_STR, FLD(T, key_file) },
+	KEYEND
+};
+
 static const struct nsc_key api_keys[] = {
 	{ "enabled", NSC_BOOL, FLD(T, enabled) },
 	{ "http_listen_addr", NSC_STR, FLD(T, http_listen_addr),
 	    .check = nsc_check_addr },
 	{ "grpc_listen_addr", NSC_STR, FLD(T, grpc_listen_addr) },
+	{ "basic_auth", NSC_MAP, .aux = api_basic_auth_keys },
+	{ "tls", NSC_MAP, .aux = api_tls_keys },
 	KEYEND
 };
 #undef T
@@ -1877,9 +1909,14 @@ static const struct nsc_key clickhouse_keys[] = {
 	{ "database", NSC_STR, FLD(T, clickhouse.database) },
 	{ "username", NSC_STR, FLD(T, clickhouse.username) },
 	{ "password", NSC_STR, FLD(T, clickhouse.password) },
-	/* Go2NetSpectra's ClickHouse Cloud switch: not used by netspectra. */
-	{ .name = "cloud", .type = NSC_BOOL },
+	/* Go2NetSpectra's ClickHouse Cloud switch: HTTPS. */
+	{ "cloud", NSC_BOOL, FLD(T, clickhouse.cloud) },
 	{ "table_prefix", NSC_STR, FLD(T, clickhouse.table_prefix) },
+	{ "batch_rows", NSC_UINT, FLD(T, clickhouse.batch_rows),
+	    RANGE(1, 10000000) },
+	{ "timeout", NSC_DUR, FLD(T, clickhouse.timeout),
+	    RANGE(SEC / 10, 3600 * SEC) },
+	{ "node", NSC_STR, FLD(T, clickhouse.node) },
 	{ "spool_dir", NSC_STR, FLD(T, clickhouse.spool_dir) },
 	{ "spool_max", NSC_SIZE, FLD(T, clickhouse.spool_max),
 	    RANGE(0, 1024 * GIB) },
@@ -1896,7 +1933,7 @@ static const struct nsc_key writer_keys[] = {
 	{ "type", NSC_ENUM, FLD(T, type), .aux = writer_types },
 	{ "enabled", NSC_BOOL, FLD(T, enabled) },
 	{ "snapshot_interval", NSC_DUR, FLD(T, snapshot_interval),
-	    RANGE(SEC, MAX_PERIOD) },
+	    RANGE(SEC / 10, MAX_PERIOD) },
 	{ "text", NSC_MAP, .aux = file_writer_keys,
 	    .only = BIT(NS_CONFIG_WRITER_TEXT) },
 	{ "jsonl", NSC_MAP, .aux = file_writer_keys,
@@ -2409,16 +2446,16 @@ nsc_check_rules(struct nsc_parser *p, const struct ns_config *c)
 
 static void
 nsc_check_pair(struct nsc_parser *p, const struct nsc_node *root,
-    const char *sect, const char *a, const char *b)
+    const char *top, const char *sect, const char *a, const char *b)
 {
-	const struct nsc_node *s = nsc_get(nsc_get(root, "prometheus"), sect);
+	const struct nsc_node *s = nsc_get(nsc_get(root, top), sect);
 	const struct nsc_node *va = nsc_get(s, a), *vb = nsc_get(s, b);
 	int ha = va != NULL && !nsc_empty(va);
 	int hb = vb != NULL && !nsc_empty(vb);
 
 	if (ha != hb)
-		nsc_error(p, s, "prometheus.%s: expected both %s and %s, got "
-		    "only %s", sect, a, b, ha ? a : b);
+		nsc_error(p, s, "%s.%s: expected both %s and %s, got "
+		    "only %s", top, sect, a, b, ha ? a : b);
 }
 
 static void
@@ -2449,6 +2486,37 @@ nsc_check_intervals(struct nsc_parser *p, const struct ns_config *c)
 	}
 }
 
+/*
+ * ClickHouse's native ports: the writer speaks HTTP, and a request sent
+ * there would wait for an answer that never comes.
+ */
+static void
+nsc_check_clickhouse(struct nsc_parser *p, const struct ns_config *c)
+{
+	const struct ns_config_writer *lists[2] = {
+		c->aggregator.exact.writers, c->aggregator.sketch.writers
+	};
+	unsigned counts[2] = {
+		c->aggregator.exact.nwriters, c->aggregator.sketch.nwriters
+	};
+
+	for (int l = 0; l < 2; l++) {
+		for (unsigned i = 0; i < counts[l]; i++) {
+			const struct ns_config_writer *w = &lists[l][i];
+
+			if (w->type != NS_CONFIG_WRITER_CLICKHOUSE ||
+			    (w->clickhouse.port != 9000 &&
+			    w->clickhouse.port != 9440))
+				continue;
+			nsc_error_at(p, w->pos.line, w->pos.col, "clickhouse "
+			    "writer: port %u is ClickHouse's native protocol; "
+			    "netspectra uses its HTTP interface: port 8123 "
+			    "(http) or 8443 (https, cloud: true)",
+			    w->clickhouse.port);
+		}
+	}
+}
+
 static uint32_t
 nsc_pow2(uint32_t v)
 {
@@ -2468,9 +2536,13 @@ nsc_finish(struct nsc_parser *p, const struct nsc_node *root,
 	    nsc_pow2(c->aggregator.size_of_packet_channel);
 	nsc_check_task_names(p, c);
 	nsc_check_rules(p, c);
-	nsc_check_pair(p, root, "tls", "cert_file", "key_file");
-	nsc_check_pair(p, root, "basic_auth", "username", "password");
+	nsc_check_pair(p, root, "prometheus", "tls", "cert_file", "key_file");
+	nsc_check_pair(p, root, "prometheus", "basic_auth", "username",
+	    "password");
+	nsc_check_pair(p, root, "api", "tls", "cert_file", "key_file");
+	nsc_check_pair(p, root, "api", "basic_auth", "username", "password");
 	nsc_check_intervals(p, c);
+	nsc_check_clickhouse(p, c);
 }
 
 /* ---------------------------------------------------------------- load */
@@ -2759,6 +2831,12 @@ nsc_dump_services(FILE *fp, const struct ns_config *c)
 	nsc_dump_bool(fp, 2, "enabled", c->api.enabled);
 	nsc_dump_str(fp, 2, "http_listen_addr", c->api.http_listen_addr);
 	nsc_dump_str(fp, 2, "grpc_listen_addr", c->api.grpc_listen_addr);
+	fputs("  basic_auth:\n", fp);
+	nsc_dump_str(fp, 4, "username", c->api.username);
+	nsc_dump_str(fp, 4, "password", c->api.password);
+	fputs("  tls:\n", fp);
+	nsc_dump_str(fp, 4, "cert_file", c->api.cert_file);
+	nsc_dump_str(fp, 4, "key_file", c->api.key_file);
 	fputs("prometheus:\n", fp);
 	nsc_dump_bool(fp, 2, "enabled", pm->enabled);
 	nsc_dump_str(fp, 2, "listen", pm->listen);
@@ -2791,6 +2869,10 @@ nsc_dump_writer(FILE *fp, const struct ns_config_writer *w)
 		nsc_dump_str(fp, 10, "password", w->clickhouse.password);
 		nsc_dump_str(fp, 10, "table_prefix",
 		    w->clickhouse.table_prefix);
+		nsc_dump_bool(fp, 10, "cloud", w->clickhouse.cloud);
+		nsc_dump_uint(fp, 10, "batch_rows", w->clickhouse.batch_rows);
+		nsc_dump_dur(fp, 10, "timeout", w->clickhouse.timeout);
+		nsc_dump_str(fp, 10, "node", w->clickhouse.node);
 		nsc_dump_str(fp, 10, "spool_dir", w->clickhouse.spool_dir);
 		nsc_dump_size(fp, 10, "spool_max", w->clickhouse.spool_max);
 	} else

@@ -157,6 +157,10 @@ struct ns_config_api {
 	bool enabled;
 	char *http_listen_addr;		/* host:port, [v6]:port */
 	char *grpc_listen_addr;		/* Go2NetSpectra's; unused */
+	char *username;			/* basic_auth; "" = none */
+	char *password;
+	char *cert_file;		/* tls.cert_file; "" = plain HTTP */
+	char *key_file;
 };
 
 struct ns_config_prometheus {
@@ -193,6 +197,10 @@ struct ns_config_writer {
 		char *username;
 		char *password;
 		char *table_prefix;
+		bool cloud;		/* Go2NetSpectra's: HTTPS */
+		uint32_t batch_rows;	/* rows per INSERT */
+		uint64_t timeout;	/* ns, per request */
+		char *node;		/* Node column; default: host name */
 		char *spool_dir;	/* "" = <state_dir>/spool */
 		uint64_t spool_max;	/* bytes */
 	} clickhouse;

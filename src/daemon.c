@@ -26,6 +26,7 @@
 #include "analyze.h"
 #include "atomic.h"
 #include "capture.h"
+#include "clickhouse.h"
 #include "engine.h"
 #include "exporter.h"
 #include "file.h"
@@ -136,6 +137,8 @@ files_period(void *arg, const struct ns_engine *e, uint64_t g,
 {
 	(void)arg;
 	(void)first;
+	/* Spooled, not sent: the generation is released at once. */
+	ns_ch_spool_final_all(e, g, period_start);
 	return ns_file_write_all(e, g, period_start, 1, NULL);
 }
 
@@ -261,6 +264,14 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 		snprintf(name, sizeof(name), "ns-worker-%u", i % 100000u);
 		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_WORKER, i,
 		    ns_worker_child, NULL)) != 0)
+			return rc;
+	}
+	for (i = 0; i < NS_EXPORT_WRITERS; i++) {
+		if (ns_ch_writer(cfg, i) == NULL || (i < NS_CONFIG_MAX_WRITERS ?
+		    e->ntasks : e->nsketches) == 0)
+			continue;
+		if ((rc = ns_supervisor_add(sup, "ns-export-ch", NS_ROLE_EXPORTER,
+		    i, ns_ch_child, NULL)) != 0)
 			return rc;
 	}
 	if (cfg->prometheus.enabled && (rc = ns_supervisor_add(sup,

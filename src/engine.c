@@ -231,8 +231,12 @@ ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
 		if ((rc = sketch_init(e, &e->sketches[t],
 		    &agg->sketch.tasks[t], err, errlen)) != 0)
 			return rc;
-	/* Supervisor-less children: capture per input, workers, exporter. */
-	e->nslots = ninputs + e->nworkers + 4;
+	/*
+	 * Capture per input, workers, the exporters, the API; one for each
+	 * writer that could be a ClickHouse one, so that a reload adding
+	 * one keeps the layout.
+	 */
+	e->nslots = ninputs + e->nworkers + 5 + NS_EXPORT_WRITERS;
 	e->wstats_stride = NS_ALIGN_UP(sizeof(struct ns_worker_stats) +
 	    e->ntasks * sizeof(struct ns_task_stats), NS_CACHELINE);
 	if ((rc = engine_config_text(e)) != 0)

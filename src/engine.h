@@ -65,11 +65,38 @@ struct ns_export_ckpt {
 	uint64_t	valid;		/* written by an exporter */
 };
 
+/*
+ * A ClickHouse writer's rows by what became of them.  Each field has one
+ * writer: the period exporter spools the finals, the writer's own
+ * ns-export-ch process the live snapshots and the deliveries.  Plain
+ * counters for operators, not journaled: a killed exporter that writes a
+ * period again counts its rows again.
+ */
+struct ns_export_wstats {
+	uint64_t	final_rows;	/* final rows put into the spool */
+	uint64_t	final_dropped;	/* final rows the spool had no room for */
+	uint64_t	live_rows;	/* live rows put into the spool */
+	uint64_t	live_dropped;	/* live rows the spool had no room for */
+	uint64_t	live_skipped;	/* live snapshots skipped: a backlog */
+	uint64_t	sent_rows;	/* rows ClickHouse acknowledged */
+	uint64_t	sent_batches;
+	uint64_t	errors;		/* failed requests */
+	uint64_t	spool_bytes;	/* waiting in the spool (gauge) */
+	uint64_t	spool_files;
+	uint64_t	last_ok_ns;	/* wall clock of the last delivery */
+	uint64_t	last_error_ns;
+	uint64_t	spare[4];
+} __attribute__((aligned(64)));
+
+#define NS_EXPORT_WRITERS	(2 * NS_CONFIG_MAX_WRITERS) /* exact, sketch */
+
 struct ns_export_state {
 	uint64_t	ckpt_idx;
 	uint64_t	last_ok_ns;	/* wall clock of the last commit */
 	uint64_t	spare[6];
 	struct ns_export_ckpt ckpt[2];
+	/* By writer: sketch * NS_CONFIG_MAX_WRITERS + index. */
+	struct ns_export_wstats writer[NS_EXPORT_WRITERS];
 } __attribute__((aligned(64)));
 
 /* Per task lifetime totals in a worker's statistics; never reset. */

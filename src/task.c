@@ -251,10 +251,10 @@ get_be16(const uint8_t *k)
 	return (uint16_t)(k[0] << 8 | k[1]);
 }
 
-/* One value; quoted for JSON when it is text. */
+/* One value as text; quoted for JSON when it is text. */
 static void
-put_value(FILE *fp, const struct ns_config_keyfield *kf, const uint8_t *k,
-    int ipver, int quote)
+value_text(const struct ns_config_keyfield *kf, const uint8_t *k, int ipver,
+    int quote, char *out, size_t len)
 {
 	char buf[NS_ADDR_STRLEN];
 	const char *q = quote ? "\"" : "";
@@ -262,23 +262,48 @@ put_value(FILE *fp, const struct ns_config_keyfield *kf, const uint8_t *k,
 	switch (kf->field) {
 	case NS_CONFIG_FIELD_SRCIP:
 	case NS_CONFIG_FIELD_DSTIP:
-		fprintf(fp, "%s%s%s", q, ns_addr_format(k, ipver, buf,
+		snprintf(out, len, "%s%s%s", q, ns_addr_format(k, ipver, buf,
 		    sizeof(buf)), q);
 		break;
 	case NS_CONFIG_FIELD_SRCNET:
 	case NS_CONFIG_FIELD_DSTNET:
-		fprintf(fp, "%s%s/%u%s", q, ns_addr_format(k, ipver, buf,
+		snprintf(out, len, "%s%s/%u%s", q, ns_addr_format(k, ipver, buf,
 		    sizeof(buf)), ipver == 4 ? kf->v4len : kf->v6len, q);
 		break;
 	case NS_CONFIG_FIELD_SRCPORT:
 	case NS_CONFIG_FIELD_DSTPORT:
 	case NS_CONFIG_FIELD_VLAN:
-		fprintf(fp, "%u", get_be16(k));
+		snprintf(out, len, "%u", get_be16(k));
 		break;
 	default:
-		fprintf(fp, "%u", *k);
+		snprintf(out, len, "%u", *k);
 		break;
 	}
+}
+
+static void
+put_value(FILE *fp, const struct ns_config_keyfield *kf, const uint8_t *k,
+    int ipver, int quote)
+{
+	char buf[NS_TASK_TEXT_MAX];
+
+	value_text(kf, k, ipver, quote, buf, sizeof(buf));
+	fputs(buf, fp);
+}
+
+int
+ns_task_key_text(const struct ns_task *t, const uint8_t *key, unsigned i,
+    char *out, size_t len)
+{
+	const uint8_t *k = key + t->hidden_ipver;
+	unsigned j;
+
+	if (i >= t->fields.n)
+		return -EINVAL;
+	for (j = 0; j < i; j++)
+		k += field_size(t->fields.f[j].field);
+	value_text(&t->fields.f[i], k, key_ipver(t, key), 0, out, len);
+	return 0;
 }
 
 void

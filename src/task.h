@@ -57,6 +57,16 @@ int	 ns_task_same_key(const struct ns_task *a, const struct ns_task *b);
 int	 ns_task_key_implies(const struct ns_task *t, const struct ns_task *sub);
 /* "\"SrcIP\":\"10.0.0.1\",\"SrcPort\":80" -- JSON members, no braces. */
 void	 ns_task_key_json(const struct ns_task *, const uint8_t *key, FILE *);
+/* Longest text of one key field: an IPv6 network with its length. */
+#define NS_TASK_TEXT_MAX	64
+
+/*
+ * Field i of the key (in configuration order) as text, as every output
+ * prints it: addresses in ns_addr_format()'s form, networks as addr/len,
+ * numbers in decimal.  0, or -EINVAL when the key has no field i.
+ */
+int	 ns_task_key_text(const struct ns_task *, const uint8_t *key,
+	    unsigned i, char *out, size_t len);
 /* Comma-separated values, and the matching header names. */
 void	 ns_task_key_csv(const struct ns_task *, const uint8_t *key, FILE *);
 void	 ns_task_key_csv_header(const struct ns_task *, FILE *);

@@ -1,0 +1,777 @@
+/*
+ * clickhouse.c -- the ClickHouse writer: snapshots into the spool, and
+ * ns-export-ch, which delivers the spool (clickhouse.h).
+ *
+ * Why everything goes through the spool: the period exporter must release
+ * a closed generation at once, whatever ClickHouse does, so the final
+ * snapshot is written to local disk first; and one path for every batch
+ * means one order of delivery and one place where losses are counted.
+ * Rows are TabSeparated with times as unix seconds, which ClickHouse reads
+ * the same in every server time zone.
+ */
+#include "clickhouse.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "chclient.h"
+#include "chschema.h"
+#include "clock.h"
+#include "gen.h"
+#include "log.h"
+#include "slot.h"
+#include "snapshot.h"
+#include "supervisor.h"
+
+#define CH_PATH_MAX	4096
+#define CH_BACKOFF_MIN	0.2		/* seconds before a retry */
+#define CH_BACKOFF_MAX	5.0
+
+/* ---- writers ------------------------------------------------------------ */
+
+const struct ns_config_writer *
+ns_ch_writer(const struct ns_config *cfg, unsigned id)
+{
+	const struct ns_config_aggregator *a = &cfg->aggregator;
+	unsigned i = id % NS_CONFIG_MAX_WRITERS;
+	const struct ns_config_writer *w;
+
+	if (id >= NS_EXPORT_WRITERS)
+		return NULL;
+	if (id < NS_CONFIG_MAX_WRITERS)
+		w = i < a->exact.nwriters ? &a->exact.writers[i] : NULL;
+	else
+		w = i < a->sketch.nwriters ? &a->sketch.writers[i] : NULL;
+	return w != NULL && w->enabled &&
+	    w->type == NS_CONFIG_WRITER_CLICKHOUSE ? w : NULL;
+}
+
+const char *
+ns_ch_writer_name(unsigned id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%u", id < NS_CONFIG_MAX_WRITERS ? "exact" :
+	    "sketch", id % NS_CONFIG_MAX_WRITERS);
+	return buf;
+}
+
+int
+ns_ch_spool_dir(const struct ns_config *cfg, unsigned id, char *buf,
+    size_t len)
+{
+	const struct ns_config_writer *w = ns_ch_writer(cfg, id);
+	char name[32];
+	int n;
+
+	if (w == NULL)
+		return -EINVAL;
+	ns_ch_writer_name(id, name, sizeof(name));
+	if (w->clickhouse.spool_dir[0] != '\0')
+		n = snprintf(buf, len, "%s/%s", w->clickhouse.spool_dir, name);
+	else
+		n = snprintf(buf, len, "%s/spool/%s", cfg->daemon.state_dir,
+		    name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static struct ns_export_wstats *
+ch_stats(const struct ns_engine *e, unsigned id)
+{
+	return &ns_engine_export(e)->writer[id];
+}
+
+/* A counter with one writing process: plain load, add, store. */
+static void
+ch_count(uint64_t *cell, uint64_t n)
+{
+	ns_store_relaxed(cell, ns_load_relaxed(cell) + n);
+}
+
+/* ---- the spool directory ------------------------------------------------ */
+
+static int
+ch_mkdirs(const char *path)
+{
+	char buf[CH_PATH_MAX], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, 0750) != 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* A batch file: not hidden (being written), one of ours. */
+static int
+ch_is_batch(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".tsv") == 0;
+}
+
+/* Bytes and files waiting in dir. */
+static void
+ch_spool_usage(const char *dir, uint64_t *bytes, uint64_t *files)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+
+	*bytes = *files = 0;
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!ch_is_batch(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) != 0)
+			continue;
+		*bytes += (uint64_t)st.st_size;
+		(*files)++;
+	}
+	closedir(d);
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+struct ch_batch {
+	char		*buf;
+	size_t		 len, cap;
+	uint64_t	 rows;
+	int		 nomem;
+};
+
+static void
+ch_put(struct ch_batch *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->len + n > b->cap) {
+		cap = b->cap ? b->cap : (size_t)1 << 16;
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((p = realloc(b->buf, cap)) == NULL) {
+			b->nomem = 1;
+			return;
+		}
+		b->buf = p;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+}
+
+/* A TabSeparated field: \t, \n and \ escaped, then the separator. */
+static void
+ch_put_str(struct ch_batch *b, const char *s, char sep)
+{
+	const char *run = s;
+	char esc[2] = { '\\', 0 };
+
+	for (; *s != '\0'; s++) {
+		if (*s != '\t' && *s != '\n' && *s != '\\')
+			continue;
+		ch_put(b, run, (size_t)(s - run));
+		esc[1] = *s == '\t' ? 't' : *s == '\n' ? 'n' : '\\';
+		ch_put(b, esc, 2);
+		run = s + 1;
+	}
+	ch_put(b, run, (size_t)(s - run));
+	ch_put(b, &sep, 1);
+}
+
+static void
+ch_put_u64(struct ch_batch *b, uint64_t v, char sep)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%" PRIu64 "%c", v, sep);
+
+	ch_put(b, buf, (size_t)n);
+}
+
+/* A Nullable column: \N when the key has no such field. */
+static void
+ch_put_opt(struct ch_batch *b, const char *text)
+{
+	if (text == NULL)
+		ch_put(b, "\\N\t", 3);
+	else
+		ch_put_str(b, text, '\t');
+}
+
+/* ---- snapshots into the spool -------------------------------------------- */
+
+struct ch_snap {
+	const struct ns_engine		*e;
+	const struct ns_config_writer	*w;
+	char		 dir[CH_PATH_MAX];
+	const char	*suffix;		/* "flows", "hh" */
+	uint64_t	 now_s;			/* Timestamp */
+	uint64_t	 version;		/* Version: ns */
+	uint64_t	 period_s;		/* PeriodStart */
+	int		 final;
+	uint64_t	 spool_used;		/* bytes, as of the start */
+	uint64_t	 rows, dropped;
+	int		 err;
+	struct ch_batch	 b;
+};
+
+/* Write the batch file whole under a hidden name, then link it in. */
+static int
+ch_write_file(struct ch_snap *s)
+{
+	char tmp[CH_PATH_MAX + 64], path[CH_PATH_MAX + 64];
+	uint64_t seq = ns_real_now_ns();
+	int fd, rc = 0;
+	ssize_t n;
+	size_t off;
+
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%ld-%" PRIu64, s->dir,
+	    (long)getpid(), seq);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640)) == -1)
+		return -errno;
+	for (off = 0; off < s->b.len && rc == 0; off += (size_t)n)
+		if ((n = write(fd, s->b.buf + off, s->b.len - off)) < 0)
+			rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	/* link() never replaces: two producers may pick the same time. */
+	while (rc == 0) {
+		snprintf(path, sizeof(path), "%s/%020" PRIu64 ".%s.tsv",
+		    s->dir, seq++, s->suffix);
+		if (link(tmp, path) == 0)
+			break;
+		if (errno != EEXIST)
+			rc = -errno;
+	}
+	unlink(tmp);
+	return rc;
+}
+
+/* The rows so far as one batch, or counted as dropped. */
+static void
+ch_flush(struct ch_snap *s)
+{
+	int rc;
+
+	if (s->b.rows == 0)
+		return;
+	if (s->b.nomem)
+		rc = -ENOMEM;
+	else if (s->spool_used + s->b.len > s->w->clickhouse.spool_max)
+		rc = -ENOSPC;
+	else
+		rc = ch_write_file(s);
+	if (rc == 0) {
+		s->spool_used += s->b.len;
+		s->rows += s->b.rows;
+	} else {
+		s->dropped += s->b.rows;
+		if (s->err == 0)
+			s->err = rc;
+	}
+	s->b.len = 0;
+	s->b.rows = 0;
+	s->b.nomem = 0;
+}
+
+static void
+ch_row_done(struct ch_snap *s)
+{
+	if (++s->b.rows >= s->w->clickhouse.batch_rows)
+		ch_flush(s);
+}
+
+/* The key's fields as text, by field kind; NULL for the absent ones. */
+static void
+ch_key_texts(const struct ns_task *t, const uint8_t *key,
+    char buf[][NS_TASK_TEXT_MAX], const char *text[NS_CONFIG_NFIELDS])
+{
+	unsigned i;
+
+	memset(text, 0, NS_CONFIG_NFIELDS * sizeof(text[0]));
+	for (i = 0; i < t->fields.n; i++)
+		if (ns_task_key_text(t, key, i, buf[i], NS_TASK_TEXT_MAX) == 0)
+			text[t->fields.f[i].field] = buf[i];
+}
+
+static void
+ch_flow_row(void *arg, const struct ns_task *t, const struct ns_flow *f)
+{
+	static const enum ns_config_field head[] = {
+		NS_CONFIG_FIELD_SRCIP, NS_CONFIG_FIELD_DSTIP,
+		NS_CONFIG_FIELD_SRCPORT, NS_CONFIG_FIELD_DSTPORT,
+		NS_CONFIG_FIELD_PROTOCOL,
+	}, tail[] = {
+		NS_CONFIG_FIELD_SRCNET, NS_CONFIG_FIELD_DSTNET,
+		NS_CONFIG_FIELD_VLAN, NS_CONFIG_FIELD_IPVERSION,
+		NS_CONFIG_FIELD_DSCP,
+	};
+	struct ch_snap *s = arg;
+	char buf[NS_CONFIG_MAX_FIELDS][NS_TASK_TEXT_MAX];
+	const char *text[NS_CONFIG_NFIELDS];
+	struct ch_batch *b = &s->b;
+	unsigned i;
+
+	ch_key_texts(t, f->key, buf, text);
+	ch_put_u64(b, s->now_s, '\t');
+	ch_put_str(b, t->name, '\t');
+	for (i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		ch_put_opt(b, text[head[i]]);
+	ch_put_u64(b, f->first_ns / 1000000000u, '\t');
+	ch_put_u64(b, f->last_ns / 1000000000u, '\t');
+	ch_put_u64(b, f->bytes, '\t');
+	ch_put_u64(b, f->packets, '\t');
+	ch_put_u64(b, s->period_s, '\t');
+	ch_put_u64(b, (uint64_t)s->final, '\t');
+	ch_put_str(b, s->w->clickhouse.node, '\t');
+	ch_put_u64(b, s->version, '\t');
+	for (i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+		ch_put_opt(b, text[tail[i]]);
+	ch_put_u64(b, f->tcp_flags, '\n');
+	ch_row_done(s);
+}
+
+/* Flow: the key's fields joined by spaces, as Go2NetSpectra writes it. */
+static void
+ch_hh_row(void *arg, const struct ns_sketch_task *t, enum ns_sketch_kind kind,
+    const uint8_t *key, uint64_t value, uint64_t err_bound)
+{
+	struct ch_snap *s = arg;
+	struct ch_batch *b = &s->b;
+	char text[NS_TASK_TEXT_MAX];
+	unsigned i;
+
+	ch_put_u64(b, s->now_s, '\t');
+	ch_put_str(b, t->cfg->name, '\t');
+	for (i = 0; i < t->flow.fields.n; i++) {
+		if (ns_task_key_text(&t->flow, key, i, text, sizeof(text)) != 0)
+			text[0] = '\0';
+		ch_put_str(b, text, i + 1 < t->flow.fields.n ? ' ' : '\t');
+	}
+	if (t->flow.fields.n == 0)
+		ch_put(b, "\t", 1);
+	ch_put_u64(b, value, '\t');
+	ch_put_u64(b, (uint64_t)kind, '\t');
+	ch_put_u64(b, s->period_s, '\t');
+	ch_put_u64(b, (uint64_t)s->final, '\t');
+	ch_put_str(b, s->w->clickhouse.node, '\t');
+	ch_put_u64(b, s->version, '\t');
+	ch_put_u64(b, err_bound, '\n');
+	ch_row_done(s);
+}
+
+static void
+ch_snap_tasks(struct ch_snap *s, const struct ns_engine *e, uint64_t g,
+    int sketch)
+{
+	enum ns_sketch_kind kind, last;
+	unsigned t;
+	int rc;
+
+	for (t = 0; !sketch && t < e->ntasks; t++)
+		if ((rc = ns_snapshot_task(e, g, t, ch_flow_row, s)) != 0 &&
+		    s->err == 0)
+			s->err = rc;
+	for (t = 0; sketch && t < e->nsketches; t++) {
+		kind = e->sketches[t].spread ? NS_SKETCH_SPREAD :
+		    NS_SKETCH_COUNT;
+		last = e->sketches[t].spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE;
+		for (; kind <= last; kind++)
+			if ((rc = ns_snapshot_sketch(e, g, t, kind, ch_hh_row,
+			    s)) < 0 && s->err == 0)
+				s->err = rc;
+	}
+	ch_flush(s);
+}
+
+int64_t
+ns_ch_spool_snapshot(const struct ns_engine *e, unsigned id, uint64_t g,
+    uint64_t period_start, int final)
+{
+	struct ns_export_wstats *ws = ch_stats(e, id);
+	int sketch = id >= NS_CONFIG_MAX_WRITERS;
+	uint64_t files;
+	struct ch_snap s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.e = e;
+	if ((s.w = ns_ch_writer(e->cfg, id)) == NULL)
+		return -EINVAL;
+	if ((rc = ns_ch_spool_dir(e->cfg, id, s.dir, sizeof(s.dir))) != 0 ||
+	    (rc = ch_mkdirs(s.dir)) != 0)
+		return rc;
+	s.suffix = sketch ? "hh" : "flows";
+	s.version = ns_real_now_ns();
+	s.now_s = s.version / 1000000000u;
+	s.period_s = period_start / 1000000000u;
+	s.final = final;
+	ch_spool_usage(s.dir, &s.spool_used, &files);
+	ch_snap_tasks(&s, e, g, sketch);
+	free(s.b.buf);
+	ch_count(final ? &ws->final_rows : &ws->live_rows, s.rows);
+	ch_count(final ? &ws->final_dropped : &ws->live_dropped, s.dropped);
+	return s.err != 0 ? s.err : (int64_t)s.rows;
+}
+
+void
+ns_ch_spool_final_all(const struct ns_engine *e, uint64_t g,
+    uint64_t period_start)
+{
+	char name[32];
+	unsigned id;
+	int64_t rc;
+
+	for (id = 0; id < NS_EXPORT_WRITERS; id++) {
+		if (ns_ch_writer(e->cfg, id) == NULL ||
+		    (id < NS_CONFIG_MAX_WRITERS ? e->ntasks : e->nsketches) == 0)
+			continue;
+		if ((rc = ns_ch_spool_snapshot(e, id, g, period_start, 1)) < 0)
+			log_warnx("clickhouse writer %s: final snapshot of "
+			    "generation %" PRIu64 ": %s; its rows that did not "
+			    "fit are counted as dropped", ns_ch_writer_name(id,
+			    name, sizeof(name)), g, strerror((int)-rc));
+	}
+}
+
+/* ---- ns-export-ch: delivery ------------------------------------------- */
+
+struct ch_child {
+	struct ns_engine		*e;
+	const struct ns_config_writer	*w;
+	unsigned		 id;
+	char			 name[32];
+	char			 dir[CH_PATH_MAX];
+	struct ns_ch_client	 client;
+	struct ns_slot		*slot;
+	enum ns_ch_table	 table;
+	char			 insert[256];	/* INSERT INTO t FORMAT ... */
+	int			 schema_ok;
+	int			 failing;	/* since the last success */
+	double			 retry_at;
+	double			 backoff;
+	double			 last_live;
+};
+
+static int
+ch_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The batch files in delivery order; *n of them.  NULL if none. */
+static char **
+ch_list(const char *dir, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL, **p;
+	size_t cap = 0;
+
+	*n = 0;
+	if (d == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (!ch_is_batch(de->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((p = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = p;
+		}
+		if ((v[*n] = strdup(de->d_name)) != NULL)
+			(*n)++;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), ch_name_cmp);
+	return v;
+}
+
+static char *
+ch_read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) ==
+	    NULL) {
+		close(fd);
+		return NULL;
+	}
+	for (*len = 0; *len < (size_t)st.st_size; *len += (size_t)n)
+		if ((n = read(fd, buf + *len, (size_t)st.st_size - *len)) <= 0)
+			break;
+	close(fd);
+	return buf;
+}
+
+static uint64_t
+ch_count_rows(const char *buf, size_t len)
+{
+	uint64_t n = 0;
+	const char *p = buf, *end = buf + len;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+/* The server failed us: note it once, and wait longer each time. */
+static void
+ch_failed(struct ch_child *x, int rc)
+{
+	struct ns_export_wstats *ws = ch_stats(x->e, x->id);
+
+	ch_count(&ws->errors, 1);
+	ns_store_relaxed(&ws->last_error_ns, ns_real_now_ns());
+	if (!x->failing)
+		log_warnx("clickhouse writer %s: %s (%s); keeping batches in "
+		    "%s until it answers", x->name, x->client.error,
+		    strerror(-rc), x->dir);
+	x->failing = 1;
+	/* A table dropped under us, or never made: make it again. */
+	if (rc == -EPROTO)
+		x->schema_ok = 0;
+	x->backoff = x->backoff < CH_BACKOFF_MIN ? CH_BACKOFF_MIN :
+	    x->backoff * 2 > CH_BACKOFF_MAX ? CH_BACKOFF_MAX : x->backoff * 2;
+	x->retry_at = ns_mono_now() + x->backoff;
+}
+
+static void
+ch_recovered(struct ch_child *x)
+{
+	if (x->failing)
+		log_info("clickhouse writer %s: delivering again", x->name);
+	x->failing = 0;
+	x->backoff = 0;
+}
+
+/* One batch file to ClickHouse, then out of the spool. */
+static int
+ch_send_file(struct ch_child *x, const char *name)
+{
+	struct ns_export_wstats *ws = ch_stats(x->e, x->id);
+	char path[CH_PATH_MAX + 256];
+	size_t len;
+	char *buf;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", x->dir, name);
+	if ((buf = ch_read_file(path, &len)) == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	rc = ns_ch_client_exec(&x->client, x->insert, buf, len, NULL, NULL);
+	if (rc == 0) {
+		/*
+		 * Acknowledged.  Killed before the unlink, our successor sends
+		 * it again: the same rows, which change no maximum.
+		 */
+		unlink(path);
+		ch_count(&ws->sent_rows, ch_count_rows(buf, len));
+		ch_count(&ws->sent_batches, 1);
+		ns_store_relaxed(&ws->last_ok_ns, ns_real_now_ns());
+	}
+	free(buf);
+	return rc;
+}
+
+static void
+ch_update_gauges(struct ch_child *x)
+{
+	struct ns_export_wstats *ws = ch_stats(x->e, x->id);
+	uint64_t bytes, files;
+
+	ch_spool_usage(x->dir, &bytes, &files);
+	ns_store_relaxed(&ws->spool_bytes, bytes);
+	ns_store_relaxed(&ws->spool_files, files);
+}
+
+/* Everything in the spool, oldest first, until a failure. */
+static void
+ch_deliver(struct ch_child *x)
+{
+	size_t i, n;
+	char **v;
+	int rc = 0;
+
+	if (ns_mono_now() < x->retry_at)
+		return;
+	if (!x->schema_ok) {
+		if ((rc = ns_ch_schema_ensure(&x->client, x->w, x->table)) != 0) {
+			ch_failed(x, rc == -EPROTO ? -EIO : rc);
+			return;
+		}
+		x->schema_ok = 1;
+	}
+	v = ch_list(x->dir, &n);
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && (rc = ch_send_file(x, v[i])) != 0)
+			ch_failed(x, rc);
+		else if (rc == 0)
+			ch_recovered(x);
+		free(v[i]);
+	}
+	free(v);
+	ch_update_gauges(x);
+}
+
+/* A live snapshot when one is due, unless a backlog would only grow. */
+static void
+ch_live(struct ch_child *x)
+{
+	const struct ns_config_writer *w = x->w;
+	struct ns_engine *e = x->e;
+	struct ns_export_wstats *ws = ch_stats(e, x->id);
+	uint64_t g, start;
+	double now = ns_mono_now();
+
+	if (w->snapshot_interval >= e->cfg->aggregator.period ||
+	    now - x->last_live < (double)w->snapshot_interval / 1e9)
+		return;
+	x->last_live = now;
+	/* A later snapshot of the period holds all this one would. */
+	if (ns_load_relaxed(&ws->spool_files) > 0) {
+		ch_count(&ws->live_skipped, 1);
+		return;
+	}
+	ns_slot_enter(&e->seg, x->slot);
+	g = ns_gen_root(&e->seg);
+	start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns);
+	if (start != 0 && start != NS_ENGINE_END)
+		(void)ns_ch_spool_snapshot(e, x->id, g, start, 0);
+	ns_slot_exit(x->slot);
+	ch_update_gauges(x);
+}
+
+/* Hidden files of producers that died while writing them. */
+static void
+ch_clean_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	long pid;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (sscanf(de->d_name, ".tmp-%ld-", &pid) == 1 && pid > 0 &&
+		    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
+/* The period exporter has written the run's last final snapshot. */
+static int
+ch_run_ended(const struct ns_engine *e)
+{
+	const struct ns_export_state *st = ns_engine_export(e);
+	const struct ns_export_ckpt *k = &st->ckpt[ns_load_relaxed(
+	    &st->ckpt_idx) & 1];
+
+	return ns_load_relaxed(&k->valid) && ns_load_relaxed(&k->ended);
+}
+
+static void
+ch_child_init(struct ch_child *x, struct ns_engine *e, const struct ns_child *c)
+{
+	char table[128];
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	x->e = e;
+	x->id = c->index;
+	x->slot = ns_slot_get(&e->seg, c->slot);
+	ns_ch_writer_name(x->id, x->name, sizeof(x->name));
+	if ((x->w = ns_ch_writer(e->cfg, x->id)) == NULL)
+		fatalx("clickhouse writer %s: not in the configuration",
+		    x->name);
+	x->table = x->id < NS_CONFIG_MAX_WRITERS ? NS_CH_FLOWS :
+	    NS_CH_HEAVY_HITTERS;
+	snprintf(x->insert, sizeof(x->insert), "INSERT INTO %s FORMAT "
+	    "TabSeparated", ns_ch_table_name(x->w, x->table, table,
+	    sizeof(table)));
+	if ((rc = ns_ch_client_init(&x->client, x->w)) != 0) {
+		log_warnx("clickhouse writer %s: %s", x->name, rc == -EINVAL ?
+		    x->client.error : strerror(-rc));
+		exit(NS_EXIT_NORESPAWN);
+	}
+	if ((rc = ns_ch_spool_dir(e->cfg, x->id, x->dir, sizeof(x->dir))) !=
+	    0 || (rc = ch_mkdirs(x->dir)) != 0) {
+		log_warnx("clickhouse writer %s: spool %s: %s", x->name, x->dir,
+		    strerror(-rc));
+		exit(NS_EXIT_NORESPAWN);
+	}
+	ch_clean_tmp(x->dir);
+	ch_update_gauges(x);
+}
+
+/*
+ * At the end of the run, what is left goes out; a server that stays away
+ * for the writer's timeout leaves it in the spool for the next start.
+ */
+static void __attribute__((noreturn))
+ch_finish(struct ch_child *x)
+{
+	struct ns_export_wstats *ws = ch_stats(x->e, x->id);
+	double until = ns_mono_now() + (double)x->w->clickhouse.timeout / 1e9;
+	struct timespec ts = { 0, 20000000 };
+
+	for (;;) {
+		ch_deliver(x);
+		if (ns_load_relaxed(&ws->spool_files) == 0)
+			break;
+		if (ns_mono_now() >= until || getppid() == 1) {
+			log_warnx("clickhouse writer %s: %" PRIu64 " batch(es) "
+			    "left in %s; they go out at the next start",
+			    x->name, ns_load_relaxed(&ws->spool_files), x->dir);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	ns_ch_client_free(&x->client);
+	exit(0);
+}
+
+void
+ns_ch_child(struct ns_engine *e, const struct ns_child *c)
+{
+	static struct ch_child x;
+	struct timespec ts = { 0, 20000000 };
+
+	/* A closed connection is a failed request, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	ch_child_init(&x, e, c);
+	log_info("clickhouse writer %s: %s, spool %s", x.name, x.client.url,
+	    x.dir);
+	while (!ch_run_ended(e)) {
+		if (getppid() == 1)
+			fatalx("supervisor gone");
+		ch_live(&x);
+		ch_deliver(&x);
+		nanosleep(&ts, NULL);
+	}
+	ch_finish(&x);
+}

@@ -1,0 +1,66 @@
+/*
+ * clickhouse.h -- the ClickHouse writer: snapshots become batches of
+ * TabSeparated rows in a bounded on-disk spool, and ns-export-ch delivers
+ * the spool to ClickHouse in order.
+ *
+ * Two producers fill a writer's spool: the period exporter puts each
+ * period's final snapshot there before it releases the generation (a
+ * local write, so a slow or dead ClickHouse never holds up a period
+ * switch), and the writer's ns-export-ch process puts the live snapshots
+ * there every snapshot_interval.  ns-export-ch alone sends and deletes.
+ *
+ * Spool: <spool_dir>/<writer>/<20-digit sequence>.{flows,hh}.tsv, one
+ * batch of at most batch_rows rows each, written under a hidden name and
+ * linked into place whole; <writer> is "exact.<i>" or "sketch.<i>", i the
+ * writer's place in its aggregator's list.
+ */
+#ifndef NS_CLICKHOUSE_H
+#define NS_CLICKHOUSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct ns_child;
+
+/* Writer ids: sketch * NS_CONFIG_MAX_WRITERS + index (ns_export_wstats). */
+static inline unsigned
+ns_ch_writer_id(int sketch, unsigned i)
+{
+	return (unsigned)sketch * NS_CONFIG_MAX_WRITERS + i;
+}
+
+/* The writer of an id, or NULL when it is not an enabled clickhouse one. */
+const struct ns_config_writer *ns_ch_writer(const struct ns_config *,
+	    unsigned id);
+
+/* "exact.1": the name in the spool path, /metrics and status. */
+const char *ns_ch_writer_name(unsigned id, char *buf, size_t len);
+
+/* The writer's spool directory into buf.  0 or -ENAMETOOLONG. */
+int	 ns_ch_spool_dir(const struct ns_config *, unsigned id, char *buf,
+	    size_t len);
+
+/*
+ * Generation g's snapshot of the writer's tasks into its spool: final
+ * (a closed generation, plain reads) or live (the caller holds a read
+ * section).  Rows the spool has no room for are counted as dropped.
+ * The number of rows spooled, or -errno when the spool cannot be written.
+ */
+int64_t	 ns_ch_spool_snapshot(const struct ns_engine *, unsigned id,
+	    uint64_t g, uint64_t period_start, int final);
+
+/*
+ * The final snapshot of generation g into every enabled clickhouse
+ * writer's spool; failures are logged and counted, never fatal: the
+ * period exporter goes on.
+ */
+void	 ns_ch_spool_final_all(const struct ns_engine *, uint64_t g,
+	    uint64_t period_start);
+
+/* ns-export-ch: the child whose index is a writer id. */
+void	 ns_ch_child(struct ns_engine *, const struct ns_child *)
+	    __attribute__((noreturn));
+
+#endif /* NS_CLICKHOUSE_H */
