@@ -96,6 +96,27 @@ ch_count(uint64_t *cell, uint64_t n)
 	ns_store_relaxed(cell, ns_load_relaxed(cell) + n);
 }
 
+int
+ns_ch_counts(const struct ns_engine *e, unsigned id, struct ns_ch_counts *c)
+{
+	const struct ns_export_wstats *ws;
+
+	if (ns_ch_writer(e->cfg, id) == NULL)
+		return -ENOENT;
+	ws = ch_stats(e, id);
+	c->spooled = ns_load_relaxed(&ws->final_rows) +
+	    ns_load_relaxed(&ws->live_rows);
+	c->sent = ns_load_relaxed(&ws->sent_rows);
+	c->dropped = ns_load_relaxed(&ws->final_dropped) +
+	    ns_load_relaxed(&ws->live_dropped);
+	c->skipped = ns_load_relaxed(&ws->live_skipped);
+	c->errors = ns_load_relaxed(&ws->errors);
+	c->spool_bytes = ns_load_relaxed(&ws->spool_bytes);
+	c->spool_files = ns_load_relaxed(&ws->spool_files);
+	c->last_ok_ns = ns_load_relaxed(&ws->last_ok_ns);
+	return 0;
+}
+
 /* ---- the spool directory ------------------------------------------------ */
 
 static int
@@ -741,6 +762,7 @@ ch_finish(struct ch_child *x)
 
 	for (;;) {
 		ch_deliver(x);
+		ch_update_gauges(x);
 		if (ns_load_relaxed(&ws->spool_files) == 0)
 			break;
 		if (ns_mono_now() >= until || getppid() == 1) {

@@ -59,6 +59,22 @@ int64_t	 ns_ch_spool_snapshot(const struct ns_engine *, unsigned id,
 void	 ns_ch_spool_final_all(const struct ns_engine *, uint64_t g,
 	    uint64_t period_start);
 
+/* A writer's counters, read whole (status, /metrics). */
+struct ns_ch_counts {
+	uint64_t	spooled;	/* rows put into the spool */
+	uint64_t	sent;		/* rows ClickHouse acknowledged */
+	uint64_t	dropped;	/* rows the spool had no room for */
+	uint64_t	skipped;	/* live snapshots skipped (a backlog) */
+	uint64_t	errors;		/* failed requests */
+	uint64_t	spool_bytes;
+	uint64_t	spool_files;
+	uint64_t	last_ok_ns;
+};
+
+/* 0, or -ENOENT when id is not an enabled clickhouse writer. */
+int	 ns_ch_counts(const struct ns_engine *, unsigned id,
+	    struct ns_ch_counts *);
+
 /* ns-export-ch: the child whose index is a writer id. */
 void	 ns_ch_child(struct ns_engine *, const struct ns_child *)
 	    __attribute__((noreturn));

@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #include "addr.h"
 #include "atomic.h"
+#include "clickhouse.h"
 #include "gen.h"
 #include "log.h"
 #include "ring.h"
@@ -279,6 +281,51 @@ m_drops(const struct ns_engine *e, FILE *fp)
 	}
 }
 
+/* ClickHouse writers: what became of their rows. */
+static void
+m_writers(const struct ns_engine *e, FILE *fp)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} m[] = {
+#define W(n, t, h, f) { n, t, h, offsetof(struct ns_ch_counts, f) }
+		W("netspectra_export_spooled_rows_total", "counter",
+		    "Rows a writer put into its spool.", spooled),
+		W("netspectra_export_rows_total", "counter",
+		    "Rows ClickHouse acknowledged.", sent),
+		W("netspectra_export_dropped_rows_total", "counter",
+		    "Rows lost: the spool had no room for them.", dropped),
+		W("netspectra_export_skipped_snapshots_total", "counter",
+		    "Live snapshots skipped while a backlog was delivered "
+		    "(a later snapshot of the period holds their rows).",
+		    skipped),
+		W("netspectra_export_errors_total", "counter",
+		    "Failed requests to ClickHouse.", errors),
+		W("netspectra_export_spool_bytes", "gauge",
+		    "Bytes waiting in the spool.", spool_bytes),
+		W("netspectra_export_spool_batches", "gauge",
+		    "Batches waiting in the spool.", spool_files),
+#undef W
+	};
+	struct ns_ch_counts c[NS_EXPORT_WRITERS];
+	int have[NS_EXPORT_WRITERS], any = 0;
+	char name[32];
+	unsigned i, id;
+
+	for (id = 0; id < NS_EXPORT_WRITERS; id++)
+		any |= have[id] = ns_ch_counts(e, id, &c[id]) == 0;
+	for (i = 0; any && i < sizeof(m) / sizeof(m[0]); i++) {
+		help(fp, m[i].name, m[i].type, m[i].help);
+		for (id = 0; id < NS_EXPORT_WRITERS; id++)
+			if (have[id])
+				fprintf(fp, "%s{writer=\"%s\"} %" PRIu64 "\n",
+				    m[i].name, ns_ch_writer_name(id, name,
+				    sizeof(name)), *(const uint64_t *)(const void *)
+				    ((const char *)&c[id] + m[i].off));
+	}
+}
+
 static void
 m_engine(const struct ns_engine *e, FILE *fp, uint64_t g)
 {
@@ -344,6 +391,7 @@ metrics_text(struct prom *pr, size_t *len)
 	g = ns_gen_root(&pr->e->seg);
 	m_engine(pr->e, fp, g);
 	m_drops(pr->e, fp);
+	m_writers(pr->e, fp);
 	m_tasks(pr, fp, g);
 	m_top(pr, fp);
 	if (fclose(fp) != 0) {

@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "atomic.h"
+#include "clickhouse.h"
 #include "engine.h"
 #include "gen.h"
 #include "log.h"
@@ -122,6 +123,26 @@ status_tasks(const struct ns_engine *e, FILE *out)
 			    ns_parse_reason_name(r), reasons[r]);
 }
 
+static void
+status_writers(const struct ns_engine *e, FILE *out)
+{
+	struct ns_ch_counts c;
+	char name[32], ts[NS_TIME_STRLEN];
+	unsigned id;
+
+	for (id = 0; id < NS_EXPORT_WRITERS; id++) {
+		if (ns_ch_counts(e, id, &c) != 0)
+			continue;
+		fprintf(out, "clickhouse writer %s: rows spooled %" PRIu64
+		    ", sent %" PRIu64 ", dropped %" PRIu64 "; errors %" PRIu64
+		    "; spool %" PRIu64 " batch(es), %" PRIu64 " bytes; last "
+		    "delivery %s\n", ns_ch_writer_name(id, name, sizeof(name)),
+		    c.spooled, c.sent, c.dropped, c.errors, c.spool_files,
+		    c.spool_bytes, c.last_ok_ns ? ns_time_format(c.last_ok_ns,
+		    ts, sizeof(ts)) : "never");
+	}
+}
+
 int
 ns_status_run(const char *name, FILE *out)
 {
@@ -140,6 +161,7 @@ ns_status_run(const char *name, FILE *out)
 	status_processes(&e, out);
 	status_inputs(&e, out);
 	status_tasks(&e, out);
+	status_writers(&e, out);
 	ns_engine_close(&e);
 	ns_config_free(&cfg);
 	return ferror(out) ? -EIO : 0;
