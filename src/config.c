@@ -1919,7 +1919,7 @@ static const struct nsc_key clickhouse_keys[] = {
 	{ "node", NSC_STR, FLD(T, clickhouse.node) },
 	{ "spool_dir", NSC_STR, FLD(T, clickhouse.spool_dir) },
 	{ "spool_max", NSC_SIZE, FLD(T, clickhouse.spool_max),
-	    RANGE(0, 1024 * GIB) },
+	    RANGE(1, 1024 * GIB) },
 	KEYEND
 };
 

@@ -355,15 +355,49 @@ Test(config, go2netspectra_with_env)
 {
 	unset_go2netspectra_env();
 	setenv("CLICKHOUSE_HOST", "ch.example", 1);
-	setenv("CLICKHOUSE_PORT", "9000", 1);
+	setenv("CLICKHOUSE_PORT", "18123", 1);
 	setenv("NATS_URL", "nats://nats:4222", 1);
 	setenv("SMTP_PORT", "not-a-port-but-ignored", 1);
 	cr_assert_eq(ns_config_load(DATA("config/go2netspectra.yaml"), &cfg,
 	    err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(cfg.aggregator.exact.writers[1].clickhouse.host,
 	    "ch.example");
-	cr_assert_eq(cfg.aggregator.sketch.writers[1].clickhouse.port, 9000);
+	cr_assert_eq(cfg.aggregator.sketch.writers[1].clickhouse.port, 18123);
 	cr_assert_str_eq(cfg.probe.nats_url, "nats://nats:4222");
+}
+
+/* A hang against the native protocol becomes an error at load. */
+Test(config, clickhouse_native_port_refused)
+{
+	static const char *const ports[] = { "9000", "9440" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char yaml[512];
+
+		snprintf(yaml, sizeof(yaml), "aggregator:\n  exact:\n"
+		    "    writers:\n      - type: clickhouse\n"
+		    "        clickhouse: {port: %s}\n", ports[i]);
+		expect_error(yaml, "4:9", "native protocol", "8123", "8443",
+		    NULL);
+		ns_config_free(&cfg);
+	}
+}
+
+Test(config, clickhouse_writer_keys)
+{
+	load_ok("aggregator:\n  exact:\n    writers:\n"
+	    "      - type: clickhouse\n        snapshot_interval: 200ms\n"
+	    "        clickhouse: {cloud: true, batch_rows: 5000, timeout: 3s,"
+	    " node: edge-1, spool_max: 64MiB}\n");
+	const struct ns_config_writer *w = &cfg.aggregator.exact.writers[0];
+
+	cr_assert_eq(w->snapshot_interval, SEC / 5);
+	cr_assert(w->clickhouse.cloud);
+	cr_assert_eq(w->clickhouse.batch_rows, 5000);
+	cr_assert_eq(w->clickhouse.timeout, 3 * SEC);
+	cr_assert_str_eq(w->clickhouse.node, "edge-1");
+	cr_assert_eq(w->clickhouse.spool_max, 64ull << 20);
+	round_trip(&cfg);
 }
 
 /* The misspelling of the integration test, with its exact position. */
