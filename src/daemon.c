@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "api.h"
 #include "atomic.h"
 #include "capture.h"
 #include "clickhouse.h"
@@ -274,6 +275,9 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 		    i, ns_ch_child, NULL)) != 0)
 			return rc;
 	}
+	if (cfg->api.enabled && (rc = ns_supervisor_add(sup, "ns-api",
+	    NS_ROLE_API, 0, ns_api_child, NULL)) != 0)
+		return rc;
 	if (cfg->prometheus.enabled && (rc = ns_supervisor_add(sup,
 	    "ns-export-prom", NS_ROLE_EXPORTER, 1, ns_prometheus_child,
 	    NULL)) != 0)
@@ -485,8 +489,6 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 	sup.reload = daemon_reload;
 	sup.tick = daemon_tick;
 	sup.arg = (void *)o;
-	if (cfg->api.enabled)
-		log_info("api: the query API is not available in this release");
 	if ((rc = add_roles(&sup, &e, cfg, &sink)) == 0) {
 		sd_notify_msg("READY=1");
 		log_info("started: %u input(s), %u worker(s), %u exact and %u "

@@ -12,6 +12,7 @@
 #include "analyze.h"
 #include "config.h"
 #include "log.h"
+#include "query.h"
 #include "status.h"
 #include "top.h"
 
@@ -28,6 +29,7 @@ usage(int code)
 	    "                          [--summary table|json] FILE...\n"
 	    "       netspectra status [-c CONFIG]\n"
 	    "       netspectra top [-c CONFIG] [-n N] [--bytes] [--once] [--json] [TASK]\n"
+	    "       netspectra query aggregate|trace|heavy-hitters|top [OPTIONS]\n"
 	    "       netspectra dump FILE\n"
 	    "       netspectra version\n"
 	    "\n"
@@ -36,6 +38,8 @@ usage(int code)
 	    "           spreaders of the sketch tasks (--heavy-hitters), a summary\n"
 	    "  status   the running daemon: processes, rings, drops, period, tasks\n"
 	    "  top      its heaviest flows of the running period, refreshed\n"
+	    "  query    ask the daemon's query API (history from ClickHouse, live\n"
+	    "           top); netspectra query --help lists the options\n"
 	    "  dump     print one tab-separated line per IP packet: frame, src, dst,\n"
 	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n");
 	exit(code);
@@ -223,6 +227,8 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "top") == 0)
 		return cmd_top(argc - 1, argv + 1);
+	if (strcmp(cmd, "query") == 0)
+		return ns_query_main(argc - 1, argv + 1, DEFAULT_CONFIG);
 	if (strcmp(cmd, "dump") == 0) {
 		if (argc != 3)
 			usage(1);
