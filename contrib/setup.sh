@@ -15,7 +15,8 @@ mode=${1:-}
 BUILD_DEPS="build-essential autoconf automake pkg-config libpcap-dev liburcu-dev
 	libyaml-dev libprotobuf-c-dev libnats-dev libcurl4-openssl-dev
 	libmicrohttpd-dev libjansson-dev libxxhash-dev libcriterion-dev"
-TEST_DEPS="tshark tcpdump curl python3 socat iproute2 iputils-ping tcpreplay systemd prometheus"
+TEST_DEPS="tshark tcpdump curl python3 socat iproute2 iputils-ping tcpreplay systemd prometheus
+	clickhouse-server clang"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -76,6 +77,12 @@ test)
 	check build "unit and integration"
 	build build-asan --enable-sanitizers --disable-integration-tests
 	check build-asan "unit, under ASan+UBSan"
+	say "fuzz: every libFuzzer target briefly, from its seeds"
+	if sh tests/fuzz/run.sh 10 build/fuzz; then
+		PASS=$((PASS + 1))
+	else
+		FAIL=$((FAIL + 1))
+	fi
 	say "make distcheck"
 	if (cd build && make -j"$(nproc)" distcheck >distcheck.out 2>&1); then
 		PASS=$((PASS + 1))

@@ -1,0 +1,55 @@
+#!/bin/sh
+# run.sh -- build the libFuzzer targets with clang (ASan + UBSan) and run
+# each for a while from its seed corpus; exit 1 on the first crash.
+#
+#   sh tests/fuzz/run.sh [SECONDS [OUTDIR]]
+#
+# The test command runs each briefly (10 s); `make fuzz` longer.  A crash
+# leaves its input as OUTDIR/<target>/crash-*: make it a regression test.
+set -eu
+src=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${1:-10}
+out=${2:-${TMPDIR:-/tmp}/netspectra-fuzz}
+CC=${FUZZ_CC:-clang}
+CFLAGS="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined
+	-fno-sanitize-recover=undefined -I$src/src -I$src/shm -I$src/exporters"
+
+if ! command -v "$CC" >/dev/null 2>&1; then
+	echo "fuzz: $CC not found (Debian package clang)" >&2
+	exit 1
+fi
+
+# target  max_len  sources (besides tests/fuzz/<target>.c)  libraries
+targets() {
+	echo "fuzz_parse 256 src/parse.c -lxxhash"
+	echo "fuzz_apireq 4096 exporters/apireq.c exporters/sqlq.c src/config.c src/addr.c src/log.c -lyaml -ljansson"
+}
+
+mkdir -p "$out"
+fail=0
+targets | while read -r name maxlen rest; do
+	srcs= libs=
+	for w in $rest; do
+		case $w in
+		-l*) libs="$libs $w";;
+		*) srcs="$srcs $src/$w";;
+		esac
+	done
+	bin=$out/$name
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $srcs "$src/tests/fuzz/$name.c" $libs -o "$bin"
+	mkdir -p "$out/$name.corpus" "$out/$name.crashes"
+	seeds=$src/tests/fuzz/corpus/$name
+	[ -d "$seeds" ] && cp -r "$seeds/." "$out/$name.corpus/"
+	echo "fuzz: $name for ${secs}s"
+	if ! "$bin" -max_total_time="$secs" -max_len="$maxlen" \
+	    -artifact_prefix="$out/$name.crashes/" -print_final_stats=1 \
+	    "$out/$name.corpus" >"$out/$name.log" 2>&1; then
+		tail -40 "$out/$name.log"
+		echo "fuzz: $name FAILED; inputs in $out/$name.crashes" >&2
+		exit 1
+	fi
+	grep -E '^stat::number_of_executed_units' "$out/$name.log" |
+	    sed "s/^/fuzz: $name: /"
+done || fail=1
+exit $fail
