@@ -9,9 +9,10 @@
  * with a message naming the field; nothing is ever passed through.
  *
  * The statements implement "totals that are right" (chschema.h): within
- * (Node, TaskName, PeriodStart, key) counters only grow, so a period's
- * value is the maximum of its rows, and history is the sum of those over
- * periods and nodes.  Re-sent rows change no maximum.
+ * (Node, TaskName, PeriodStart, Generation, key) counters only grow, so a
+ * generation's value is the maximum of its rows, and history is the sum
+ * of those over generations, periods and nodes.  Re-sent rows change no
+ * maximum.
  */
 #include "apireq.h"
 
@@ -940,8 +941,8 @@ sql_where(FILE *fp, const struct ns_apireq *r)
 }
 
 /*
- * Per (Node, TaskName, PeriodStart, key) the largest row; per (TaskName,
- * key) their sum; per task the sums and the number of keys.
+ * Per (Node, TaskName, PeriodStart, Generation, key) the largest row; per
+ * (TaskName, key) their sum; per task the sums and the number of keys.
  */
 static int
 sql_aggregate(FILE *fp, const struct ns_apireq *r, const char *table)
@@ -955,7 +956,8 @@ sql_aggregate(FILE *fp, const struct ns_apireq *r, const char *table)
 	    " FROM %s", areq_key_cols, table);
 	if ((rc = sql_where(fp, r)) != 0)
 		return rc;
-	fprintf(fp, " GROUP BY Node, TaskName, PeriodStart, %s) GROUP BY "
+	fprintf(fp, " GROUP BY Node, TaskName, PeriodStart, Generation, %s) "
+	    "GROUP BY "
 	    "TaskName, %s) GROUP BY TaskName ORDER BY TaskName", areq_key_cols,
 	    areq_key_cols);
 	return 0;
@@ -975,12 +977,14 @@ sql_trace(FILE *fp, const struct ns_apireq *r, const char *table)
 	    "FROM %s", table);
 	if ((rc = sql_where(fp, r)) != 0)
 		return rc;
-	fprintf(fp, " GROUP BY Node, PeriodStart, %s)", areq_key_cols);
+	fprintf(fp, " GROUP BY Node, PeriodStart, Generation, %s)",
+	    areq_key_cols);
 	return 0;
 }
 
 /*
- * Only the latest snapshot of each (Node, PeriodStart) counts, by
+ * Only the latest snapshot of each (Node, PeriodStart, Generation) counts,
+ * by
  * (Final, Version); within it a flow's largest row (a re-sent batch
  * repeats rows), summed over periods and nodes.
  */
@@ -993,13 +997,14 @@ sql_heavy(FILE *fp, const struct ns_apireq *r, const char *table)
 	    " max(Value) AS v FROM %s", table);
 	if ((rc = sql_where(fp, r)) != 0)
 		return rc;
-	fprintf(fp, " AND (Node, PeriodStart, Final, Version) IN (SELECT Node,"
-	    " PeriodStart, argMax(Final, (Final, Version)), argMax(Version, "
-	    "(Final, Version)) FROM %s", table);
+	fprintf(fp, " AND (Node, PeriodStart, Generation, Final, Version) IN "
+	    "(SELECT Node, PeriodStart, Generation, argMax(Final, (Final, "
+	    "Version)), argMax(Version, (Final, Version)) FROM %s", table);
 	if ((rc = sql_where(fp, r)) != 0)
 		return rc;
-	fprintf(fp, " GROUP BY Node, PeriodStart) GROUP BY Node, PeriodStart,"
-	    " Flow) GROUP BY Flow ORDER BY sum(v) DESC, Flow LIMIT %u",
+	fprintf(fp, " GROUP BY Node, PeriodStart, Generation) GROUP BY Node, "
+	    "PeriodStart, Generation, Flow) GROUP BY Flow ORDER BY sum(v) DESC, "
+	    "Flow LIMIT %u",
 	    r->limit);
 	return 0;
 }

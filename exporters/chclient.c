@@ -134,9 +134,14 @@ ch_perform(struct ns_ch_client *c, const char *url, const void *data,
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	    c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
+	/*
+	 * A stall, not a total: a large batch may take longer than the
+	 * timeout to upload and insert, and would fail every time.
+	 */
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+	    (c->timeout_ms + 999) / 1000);
 	if (c->username[0] != '\0') {
 		curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, c->password);

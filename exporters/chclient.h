@@ -22,7 +22,7 @@ struct ns_ch_client {
 	char	*database;
 	char	*username;
 	char	*password;
-	long	 timeout_ms;		/* whole request */
+	long	 timeout_ms;		/* to connect; a stall this long fails */
 	char	 error[512];		/* the last failure, for logs and replies */
 };
 
@@ -37,7 +37,7 @@ void	 ns_ch_client_free(struct ns_ch_client *);
 /*
  * Run sql, with body (len bytes) as its data when body is not NULL.  The
  * reply, NUL-terminated and malloc'd, in *out when out is not NULL.
- * 0; -EIO when the server cannot be reached or did not answer in time;
+ * 0; -EIO when the server cannot be reached or stalls for the timeout;
  * -EPROTO when it answered with an error (its text in c->error); -ENOMEM.
  */
 int	 ns_ch_client_exec(struct ns_ch_client *, const char *sql,

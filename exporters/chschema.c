@@ -43,6 +43,7 @@ static const struct ch_column flow_columns[] = {
 	{ "IPVersion", "Nullable(UInt8)" },
 	{ "DSCP", "Nullable(UInt8)" },
 	{ "TCPFlags", "UInt8" },
+	{ "Generation", "String" },
 	{ NULL, NULL }
 };
 
@@ -57,6 +58,7 @@ static const struct ch_column hh_columns[] = {
 	{ "Node", "String" },
 	{ "Version", "UInt64" },
 	{ "ErrorBound", "UInt64" },
+	{ "Generation", "String" },
 	{ NULL, NULL }
 };
 
@@ -95,6 +97,28 @@ ns_ch_schema_ddl(const struct ns_config_writer *w, enum ns_ch_table t,
 		off += (size_t)snprintf(buf + off, len - off, ") ENGINE = "
 		    "MergeTree()\nPARTITION BY toYYYYMM(Timestamp)\n"
 		    "ORDER BY (TaskName, PeriodStart, Timestamp)");
+	return off < len ? 0 : -ENAMETOOLONG;
+}
+
+int
+ns_ch_schema_insert(const struct ns_config_writer *w, enum ns_ch_table t,
+    char *buf, size_t len)
+{
+	const struct ch_column *c = ch_columns(t);
+	char name[128];
+	size_t off;
+	int n;
+
+	n = snprintf(buf, len, "INSERT INTO %s (",
+	    ns_ch_table_name(w, t, name, sizeof(name)));
+	for (off = (size_t)n; c->name != NULL && off < len; c++) {
+		n = snprintf(buf + off, len - off, "%s%s", c->name,
+		    c[1].name != NULL ? ", " : "");
+		off += (size_t)n;
+	}
+	if (off < len)
+		off += (size_t)snprintf(buf + off, len - off,
+		    ") FORMAT TabSeparated");
 	return off < len ? 0 : -ENAMETOOLONG;
 }
 

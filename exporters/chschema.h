@@ -19,18 +19,22 @@
  *	SrcNet, DstNet Nullable(String)	"10.1.0.0/16"
  *	VLAN Nullable(UInt16), IPVersion Nullable(UInt8), DSCP Nullable(UInt8)
  *	TCPFlags UInt8
+ *	Generation String		"<segment created ns>.<generation>"
  *
  * heavy_hitters, in insert order:
  *	Timestamp DateTime, TaskName String,
  *	Flow String			key fields joined by spaces
  *	Value UInt64, Type UInt8	0 count, 1 size, 2 spread
  *	PeriodStart DateTime, Final UInt8, Node String, Version UInt64,
- *	ErrorBound UInt64
+ *	ErrorBound UInt64, Generation String
  *
- * Within a period a flow's counters only grow, so the period's total of a
- * key is the largest of its rows; a re-sent batch repeats rows and changes
- * no maximum.  History sums those over periods and nodes.  A heavy-hitter
- * period is the rows of its latest snapshot, by (Final, Version).
+ * Within a generation a flow's counters only grow, so its total of a key
+ * is the largest of its rows in (Node, TaskName, PeriodStart, Generation,
+ * key); a re-sent batch repeats rows and changes no maximum.  History sums
+ * those over generations, periods and nodes.  (A daemon restarted within
+ * a period opens a new generation with the same PeriodStart.)  A
+ * heavy-hitter generation is the rows of its latest snapshot, by the
+ * tuple (Final, Version).
  */
 #ifndef NS_CHSCHEMA_H
 #define NS_CHSCHEMA_H
@@ -52,6 +56,10 @@ const char *ns_ch_table_name(const struct ns_config_writer *,
  */
 int	 ns_ch_schema_ensure(struct ns_ch_client *,
 	    const struct ns_config_writer *, enum ns_ch_table);
+
+/* "INSERT INTO t (columns...) FORMAT TabSeparated": the rows' order. */
+int	 ns_ch_schema_insert(const struct ns_config_writer *, enum ns_ch_table,
+	    char *buf, size_t len);
 
 /* The CREATE TABLE statement, for the man page and tests. */
 int	 ns_ch_schema_ddl(const struct ns_config_writer *, enum ns_ch_table,

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #define CH_PATH_MAX	4096
 #define CH_BACKOFF_MIN	0.2		/* seconds before a retry */
 #define CH_BACKOFF_MAX	5.0
+#define CH_REFUSALS	5		/* of one batch before it is rejected */
 
 /* ---- writers ------------------------------------------------------------ */
 
@@ -108,7 +110,8 @@ ns_ch_counts(const struct ns_engine *e, unsigned id, struct ns_ch_counts *c)
 	    ns_load_relaxed(&ws->live_rows);
 	c->sent = ns_load_relaxed(&ws->sent_rows);
 	c->dropped = ns_load_relaxed(&ws->final_dropped) +
-	    ns_load_relaxed(&ws->live_dropped);
+	    ns_load_relaxed(&ws->live_dropped) +
+	    ns_load_relaxed(&ws->rejected_rows);
 	c->skipped = ns_load_relaxed(&ws->live_skipped);
 	c->errors = ns_load_relaxed(&ws->errors);
 	c->spool_bytes = ns_load_relaxed(&ws->spool_bytes);
@@ -164,6 +167,78 @@ ch_spool_usage(const char *dir, uint64_t *bytes, uint64_t *files)
 		(*files)++;
 	}
 	closedir(d);
+}
+
+/* The spool directory and what is in it, handed to uid:gid. */
+static void
+ch_chown_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (chown(dir, uid, gid) != 0)
+		log_warn("chown %s", dir);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && fchownat(dirfd(d), de->d_name, uid,
+		    gid, AT_SYMLINK_NOFOLLOW) != 0)
+			log_warn("chown %s/%s", dir, de->d_name);
+	closedir(d);
+}
+
+void
+ns_ch_spool_prepare(const struct ns_config *cfg, int drop, uid_t uid,
+    gid_t gid)
+{
+	char dir[CH_PATH_MAX], *slash;
+	unsigned id;
+	int rc;
+
+	for (id = 0; id < NS_EXPORT_WRITERS; id++) {
+		if (ns_ch_spool_dir(cfg, id, dir, sizeof(dir)) != 0)
+			continue;
+		if ((rc = ch_mkdirs(dir)) != 0) {
+			log_warnx("clickhouse spool %s: %s", dir, strerror(-rc));
+			continue;
+		}
+		if (!drop)
+			continue;
+		ch_chown_dir(dir, uid, gid);
+		/* The spool root too, when we made it (not state_dir). */
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if (chown(dir, uid, gid) != 0)
+				log_warn("chown %s", dir);
+		}
+	}
+}
+
+/* What makes a writer's rows go elsewhere: a reload must not change it. */
+static int
+ch_same_target(const struct ns_config_writer *a,
+    const struct ns_config_writer *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a->clickhouse.host, b->clickhouse.host) == 0 &&
+	    a->clickhouse.port == b->clickhouse.port &&
+	    a->clickhouse.cloud == b->clickhouse.cloud &&
+	    strcmp(a->clickhouse.database, b->clickhouse.database) == 0 &&
+	    strcmp(a->clickhouse.table_prefix, b->clickhouse.table_prefix) ==
+	    0 && strcmp(a->clickhouse.node, b->clickhouse.node) == 0 &&
+	    strcmp(a->clickhouse.spool_dir, b->clickhouse.spool_dir) == 0;
+}
+
+int
+ns_ch_same_writers(const struct ns_config *a, const struct ns_config *b)
+{
+	unsigned id;
+
+	for (id = 0; id < NS_EXPORT_WRITERS; id++)
+		if (!ch_same_target(ns_ch_writer(a, id), ns_ch_writer(b, id)))
+			return 0;
+	return strcmp(a->daemon.state_dir, b->daemon.state_dir) == 0;
 }
 
 /* ---- batches -------------------------------------------------------------- */
@@ -224,6 +299,19 @@ ch_put_u64(struct ch_batch *b, uint64_t v, char sep)
 	ch_put(b, buf, (size_t)n);
 }
 
+/*
+ * A DateTime as unix seconds, ten digits: 18.16 takes a field for a unix
+ * time only when its fifth character is a digit.
+ */
+static void
+ch_put_time(struct ch_batch *b, uint64_t secs, char sep)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%010" PRIu64 "%c", secs, sep);
+
+	ch_put(b, buf, (size_t)n);
+}
+
 /* A Nullable column: \N when the key has no such field. */
 static void
 ch_put_opt(struct ch_batch *b, const char *text)
@@ -244,16 +332,26 @@ struct ch_snap {
 	uint64_t	 now_s;			/* Timestamp */
 	uint64_t	 version;		/* Version: ns */
 	uint64_t	 period_s;		/* PeriodStart */
+	char		 gen_id[48];		/* Generation */
 	int		 final;
+	/*
+	 * A live snapshot is taken inside a read section, which must not
+	 * wait on the disk: its batches are held and written after it.
+	 */
+	int		 defer;
+	/* The spool cannot be written: count the rows, as dropped. */
+	int		 count_only;
 	uint64_t	 spool_used;		/* bytes, as of the start */
 	uint64_t	 rows, dropped;
 	int		 err;
 	struct ch_batch	 b;
+	struct ch_batch	*held;
+	size_t		 nheld;
 };
 
-/* Write the batch file whole under a hidden name, then link it in. */
+/* Write a batch file whole under a hidden name, then link it in. */
 static int
-ch_write_file(struct ch_snap *s)
+ch_write_file(const struct ch_snap *s, const struct ch_batch *b)
 {
 	char tmp[CH_PATH_MAX + 64], path[CH_PATH_MAX + 64];
 	uint64_t seq = ns_real_now_ns();
@@ -266,8 +364,8 @@ ch_write_file(struct ch_snap *s)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0640)) == -1)
 		return -errno;
-	for (off = 0; off < s->b.len && rc == 0; off += (size_t)n)
-		if ((n = write(fd, s->b.buf + off, s->b.len - off)) < 0)
+	for (off = 0; off < b->len && rc == 0; off += (size_t)n)
+		if ((n = write(fd, b->buf + off, b->len - off)) < 0)
 			rc = -errno;
 	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
@@ -284,31 +382,64 @@ ch_write_file(struct ch_snap *s)
 	return rc;
 }
 
-/* The rows so far as one batch, or counted as dropped. */
+/* A batch into the spool, or its rows counted as dropped. */
 static void
-ch_flush(struct ch_snap *s)
+ch_store(struct ch_snap *s, const struct ch_batch *b)
 {
 	int rc;
 
-	if (s->b.rows == 0)
-		return;
-	if (s->b.nomem)
+	if (s->count_only)
+		rc = 0;
+	else if (b->nomem)
 		rc = -ENOMEM;
-	else if (s->spool_used + s->b.len > s->w->clickhouse.spool_max)
+	else if (s->spool_used + b->len > s->w->clickhouse.spool_max)
 		rc = -ENOSPC;
 	else
-		rc = ch_write_file(s);
-	if (rc == 0) {
-		s->spool_used += s->b.len;
-		s->rows += s->b.rows;
+		rc = ch_write_file(s, b);
+	if (rc == 0 && !s->count_only) {
+		s->spool_used += b->len;
+		s->rows += b->rows;
 	} else {
-		s->dropped += s->b.rows;
+		s->dropped += b->rows;
 		if (s->err == 0)
 			s->err = rc;
 	}
+}
+
+/* The rows so far: stored, or held for after the read section. */
+static void
+ch_flush(struct ch_snap *s)
+{
+	struct ch_batch *v;
+
+	if (s->b.rows == 0)
+		return;
+	if (s->defer && !s->count_only && !s->b.nomem && (v = realloc(s->held,
+	    (s->nheld + 1) * sizeof(*v))) != NULL) {
+		s->held = v;
+		s->held[s->nheld++] = s->b;
+		memset(&s->b, 0, sizeof(s->b));
+		return;
+	}
+	ch_store(s, &s->b);
 	s->b.len = 0;
 	s->b.rows = 0;
 	s->b.nomem = 0;
+}
+
+/* The held batches, now that the read section is over. */
+static void
+ch_store_held(struct ch_snap *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nheld; i++) {
+		ch_store(s, &s->held[i]);
+		free(s->held[i].buf);
+	}
+	free(s->held);
+	s->held = NULL;
+	s->nheld = 0;
 }
 
 static void
@@ -350,21 +481,22 @@ ch_flow_row(void *arg, const struct ns_task *t, const struct ns_flow *f)
 	unsigned i;
 
 	ch_key_texts(t, f->key, buf, text);
-	ch_put_u64(b, s->now_s, '\t');
+	ch_put_time(b, s->now_s, '\t');
 	ch_put_str(b, t->name, '\t');
 	for (i = 0; i < sizeof(head) / sizeof(head[0]); i++)
 		ch_put_opt(b, text[head[i]]);
-	ch_put_u64(b, f->first_ns / 1000000000u, '\t');
-	ch_put_u64(b, f->last_ns / 1000000000u, '\t');
+	ch_put_time(b, f->first_ns / 1000000000u, '\t');
+	ch_put_time(b, f->last_ns / 1000000000u, '\t');
 	ch_put_u64(b, f->bytes, '\t');
 	ch_put_u64(b, f->packets, '\t');
-	ch_put_u64(b, s->period_s, '\t');
+	ch_put_time(b, s->period_s, '\t');
 	ch_put_u64(b, (uint64_t)s->final, '\t');
 	ch_put_str(b, s->w->clickhouse.node, '\t');
 	ch_put_u64(b, s->version, '\t');
 	for (i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
 		ch_put_opt(b, text[tail[i]]);
-	ch_put_u64(b, f->tcp_flags, '\n');
+	ch_put_u64(b, f->tcp_flags, '\t');
+	ch_put_str(b, s->gen_id, '\n');
 	ch_row_done(s);
 }
 
@@ -378,7 +510,7 @@ ch_hh_row(void *arg, const struct ns_sketch_task *t, enum ns_sketch_kind kind,
 	char text[NS_TASK_TEXT_MAX];
 	unsigned i;
 
-	ch_put_u64(b, s->now_s, '\t');
+	ch_put_time(b, s->now_s, '\t');
 	ch_put_str(b, t->cfg->name, '\t');
 	for (i = 0; i < t->flow.fields.n; i++) {
 		if (ns_task_key_text(&t->flow, key, i, text, sizeof(text)) != 0)
@@ -389,11 +521,12 @@ ch_hh_row(void *arg, const struct ns_sketch_task *t, enum ns_sketch_kind kind,
 		ch_put(b, "\t", 1);
 	ch_put_u64(b, value, '\t');
 	ch_put_u64(b, (uint64_t)kind, '\t');
-	ch_put_u64(b, s->period_s, '\t');
+	ch_put_time(b, s->period_s, '\t');
 	ch_put_u64(b, (uint64_t)s->final, '\t');
 	ch_put_str(b, s->w->clickhouse.node, '\t');
 	ch_put_u64(b, s->version, '\t');
-	ch_put_u64(b, err_bound, '\n');
+	ch_put_u64(b, err_bound, '\t');
+	ch_put_str(b, s->gen_id, '\n');
 	ch_row_done(s);
 }
 
@@ -421,34 +554,71 @@ ch_snap_tasks(struct ch_snap *s, const struct ns_engine *e, uint64_t g,
 	ch_flush(s);
 }
 
-int64_t
-ns_ch_spool_snapshot(const struct ns_engine *e, unsigned id, uint64_t g,
-    uint64_t period_start, int final)
+/*
+ * The generation's identity: a daemon restarted within a period opens a
+ * new generation with the same period start, and its rows must add to
+ * the earlier run's, not compete with them for the largest.
+ */
+static void
+ch_gen_id(const struct ns_engine *e, uint64_t g, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRIu64 ".%" PRIu64,
+	    ns_seg_hdr(&e->seg)->created_ns, g);
+}
+
+static int
+ch_snap_init(struct ch_snap *s, const struct ns_engine *e, unsigned id,
+    uint64_t g, uint64_t period_start, int final)
+{
+	uint64_t files;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->e = e;
+	if ((s->w = ns_ch_writer(e->cfg, id)) == NULL)
+		return -EINVAL;
+	s->suffix = id >= NS_CONFIG_MAX_WRITERS ? "hh" : "flows";
+	s->version = ns_real_now_ns();
+	s->now_s = s->version / 1000000000u;
+	s->period_s = period_start / 1000000000u;
+	s->final = final;
+	s->defer = !final;
+	ch_gen_id(e, g, s->gen_id, sizeof(s->gen_id));
+	if ((rc = ns_ch_spool_dir(e->cfg, id, s->dir, sizeof(s->dir))) != 0 ||
+	    (rc = ch_mkdirs(s->dir)) != 0) {
+		s->count_only = 1;
+		s->err = rc;
+		return 0;
+	}
+	ch_spool_usage(s->dir, &s->spool_used, &files);
+	return 0;
+}
+
+/* Held batches stored, counters updated: the rows spooled, or -errno. */
+static int64_t
+ch_snap_finish(struct ch_snap *s, const struct ns_engine *e, unsigned id)
 {
 	struct ns_export_wstats *ws = ch_stats(e, id);
-	int sketch = id >= NS_CONFIG_MAX_WRITERS;
-	uint64_t files;
+
+	free(s->b.buf);
+	ch_store_held(s);
+	ch_count(s->final ? &ws->final_rows : &ws->live_rows, s->rows);
+	ch_count(s->final ? &ws->final_dropped : &ws->live_dropped,
+	    s->dropped);
+	return s->err != 0 ? s->err : (int64_t)s->rows;
+}
+
+int64_t
+ns_ch_spool_final(const struct ns_engine *e, unsigned id, uint64_t g,
+    uint64_t period_start)
+{
 	struct ch_snap s;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.e = e;
-	if ((s.w = ns_ch_writer(e->cfg, id)) == NULL)
-		return -EINVAL;
-	if ((rc = ns_ch_spool_dir(e->cfg, id, s.dir, sizeof(s.dir))) != 0 ||
-	    (rc = ch_mkdirs(s.dir)) != 0)
+	if ((rc = ch_snap_init(&s, e, id, g, period_start, 1)) != 0)
 		return rc;
-	s.suffix = sketch ? "hh" : "flows";
-	s.version = ns_real_now_ns();
-	s.now_s = s.version / 1000000000u;
-	s.period_s = period_start / 1000000000u;
-	s.final = final;
-	ch_spool_usage(s.dir, &s.spool_used, &files);
-	ch_snap_tasks(&s, e, g, sketch);
-	free(s.b.buf);
-	ch_count(final ? &ws->final_rows : &ws->live_rows, s.rows);
-	ch_count(final ? &ws->final_dropped : &ws->live_dropped, s.dropped);
-	return s.err != 0 ? s.err : (int64_t)s.rows;
+	ch_snap_tasks(&s, e, g, id >= NS_CONFIG_MAX_WRITERS);
+	return ch_snap_finish(&s, e, id);
 }
 
 void
@@ -463,7 +633,7 @@ ns_ch_spool_final_all(const struct ns_engine *e, uint64_t g,
 		if (ns_ch_writer(e->cfg, id) == NULL ||
 		    (id < NS_CONFIG_MAX_WRITERS ? e->ntasks : e->nsketches) == 0)
 			continue;
-		if ((rc = ns_ch_spool_snapshot(e, id, g, period_start, 1)) < 0)
+		if ((rc = ns_ch_spool_final(e, id, g, period_start)) < 0)
 			log_warnx("clickhouse writer %s: final snapshot of "
 			    "generation %" PRIu64 ": %s; its rows that did not "
 			    "fit are counted as dropped", ns_ch_writer_name(id,
@@ -482,9 +652,11 @@ struct ch_child {
 	struct ns_ch_client	 client;
 	struct ns_slot		*slot;
 	enum ns_ch_table	 table;
-	char			 insert[256];	/* INSERT INTO t FORMAT ... */
+	char			 insert[1024];	/* INSERT INTO t (...) FORMAT */
 	int			 schema_ok;
 	int			 failing;	/* since the last success */
+	char			 refused[256];	/* the batch refused last */
+	int			 refusals;	/* in a row */
 	double			 retry_at;
 	double			 backoff;
 	double			 last_live;
@@ -545,6 +717,12 @@ ch_read_file(const char *path, size_t *len)
 		if ((n = read(fd, buf + *len, (size_t)st.st_size - *len)) <= 0)
 			break;
 	close(fd);
+	/* Half a batch would be acknowledged and unlinked as a whole. */
+	if (*len != (size_t)st.st_size) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
 	return buf;
 }
 
@@ -591,6 +769,52 @@ ch_recovered(struct ch_child *x)
 	x->backoff = 0;
 }
 
+/*
+ * A batch ClickHouse keeps refusing while it answers (rows it cannot
+ * parse, a column of another type in a table made by hand) would stop
+ * every later one: it goes to rejected/, its rows counted as dropped.
+ */
+static void
+ch_reject(struct ch_child *x, const char *name, const char *why)
+{
+	struct ns_export_wstats *ws = ch_stats(x->e, x->id);
+	char from[CH_PATH_MAX + 256], to[CH_PATH_MAX + 300];
+	size_t len = 0;
+	char *buf;
+
+	snprintf(from, sizeof(from), "%s/%s", x->dir, name);
+	snprintf(to, sizeof(to), "%s/rejected", x->dir);
+	(void)mkdir(to, 0750);
+	snprintf(to, sizeof(to), "%s/rejected/%s", x->dir, name);
+	if ((buf = ch_read_file(from, &len)) != NULL)
+		ch_count(&ws->rejected_rows, ch_count_rows(buf, len));
+	free(buf);
+	ch_count(&ws->rejected_batches, 1);
+	if (rename(from, to) != 0 && unlink(from) != 0)
+		log_warn("clickhouse writer %s: removing %s", x->name, from);
+	log_warnx("clickhouse writer %s: batch %s refused %d times (%s); "
+	    "moved to %s/rejected, its rows counted as dropped", x->name,
+	    name, x->refusals, why, x->dir);
+	x->refusals = 0;
+}
+
+/* A refusal of this batch while the server answers: reject it at last? */
+static int
+ch_refused(struct ch_child *x, const char *name)
+{
+	char why[sizeof(x->client.error)];
+
+	if (strcmp(x->refused, name) != 0) {
+		snprintf(x->refused, sizeof(x->refused), "%s", name);
+		x->refusals = 0;
+	}
+	snprintf(why, sizeof(why), "%s", x->client.error);
+	if (++x->refusals < CH_REFUSALS || ns_ch_client_ping(&x->client) != 0)
+		return 0;
+	ch_reject(x, name, why);
+	return 1;
+}
+
 /* One batch file to ClickHouse, then out of the spool. */
 static int
 ch_send_file(struct ch_child *x, const char *name)
@@ -602,18 +826,32 @@ ch_send_file(struct ch_child *x, const char *name)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", x->dir, name);
-	if ((buf = ch_read_file(path, &len)) == NULL)
-		return errno == ENOENT ? 0 : -errno;
+	if ((buf = ch_read_file(path, &len)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		snprintf(x->client.error, sizeof(x->client.error), "%.200s: %s",
+		    name, strerror(-rc));
+		ch_reject(x, name, x->client.error);
+		return 0;
+	}
 	rc = ns_ch_client_exec(&x->client, x->insert, buf, len, NULL, NULL);
 	if (rc == 0) {
 		/*
 		 * Acknowledged.  Killed before the unlink, our successor sends
 		 * it again: the same rows, which change no maximum.
 		 */
-		unlink(path);
 		ch_count(&ws->sent_rows, ch_count_rows(buf, len));
 		ch_count(&ws->sent_batches, 1);
 		ns_store_relaxed(&ws->last_ok_ns, ns_real_now_ns());
+		if (unlink(path) != 0 && errno != ENOENT) {
+			rc = -errno;
+			snprintf(x->client.error, sizeof(x->client.error),
+			    "%.200s: cannot remove a delivered batch: %s",
+			    name, strerror(errno));
+		}
+	} else if (rc == -EPROTO && ch_refused(x, name)) {
+		rc = 0;
 	}
 	free(buf);
 	return rc;
@@ -632,7 +870,7 @@ ch_update_gauges(struct ch_child *x)
 
 /* Everything in the spool, oldest first, until a failure. */
 static void
-ch_deliver(struct ch_child *x)
+ch_deliver(struct ch_child *x, double deadline)
 {
 	size_t i, n;
 	char **v;
@@ -649,6 +887,8 @@ ch_deliver(struct ch_child *x)
 	}
 	v = ch_list(x->dir, &n);
 	for (i = 0; i < n; i++) {
+		if (rc == 0 && ns_mono_now() >= deadline)
+			rc = -ETIMEDOUT;
 		if (rc == 0 && (rc = ch_send_file(x, v[i])) != 0)
 			ch_failed(x, rc);
 		else if (rc == 0)
@@ -666,6 +906,7 @@ ch_live(struct ch_child *x)
 	const struct ns_config_writer *w = x->w;
 	struct ns_engine *e = x->e;
 	struct ns_export_wstats *ws = ch_stats(e, x->id);
+	struct ch_snap s;
 	uint64_t g, start;
 	double now = ns_mono_now();
 
@@ -681,9 +922,15 @@ ch_live(struct ch_child *x)
 	ns_slot_enter(&e->seg, x->slot);
 	g = ns_gen_root(&e->seg);
 	start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns);
-	if (start != 0 && start != NS_ENGINE_END)
-		(void)ns_ch_spool_snapshot(e, x->id, g, start, 0);
+	if (start == 0 || start == NS_ENGINE_END ||
+	    ch_snap_init(&s, e, x->id, g, start, 0) != 0) {
+		ns_slot_exit(x->slot);
+		return;
+	}
+	ch_snap_tasks(&s, e, g, x->id >= NS_CONFIG_MAX_WRITERS);
 	ns_slot_exit(x->slot);
+	/* Out of the section: the batches may wait on the disk now. */
+	(void)ch_snap_finish(&s, e, x->id);
 	ch_update_gauges(x);
 }
 
@@ -718,7 +965,6 @@ ch_run_ended(const struct ns_engine *e)
 static void
 ch_child_init(struct ch_child *x, struct ns_engine *e, const struct ns_child *c)
 {
-	char table[128];
 	int rc;
 
 	memset(x, 0, sizeof(*x));
@@ -731,9 +977,9 @@ ch_child_init(struct ch_child *x, struct ns_engine *e, const struct ns_child *c)
 		    x->name);
 	x->table = x->id < NS_CONFIG_MAX_WRITERS ? NS_CH_FLOWS :
 	    NS_CH_HEAVY_HITTERS;
-	snprintf(x->insert, sizeof(x->insert), "INSERT INTO %s FORMAT "
-	    "TabSeparated", ns_ch_table_name(x->w, x->table, table,
-	    sizeof(table)));
+	if (ns_ch_schema_insert(x->w, x->table, x->insert,
+	    sizeof(x->insert)) != 0)
+		fatalx("clickhouse writer %s: table_prefix too long", x->name);
 	if ((rc = ns_ch_client_init(&x->client, x->w)) != 0) {
 		log_warnx("clickhouse writer %s: %s", x->name, rc == -EINVAL ?
 		    x->client.error : strerror(-rc));
@@ -761,7 +1007,7 @@ ch_finish(struct ch_child *x)
 	struct timespec ts = { 0, 20000000 };
 
 	for (;;) {
-		ch_deliver(x);
+		ch_deliver(x, until);
 		ch_update_gauges(x);
 		if (ns_load_relaxed(&ws->spool_files) == 0)
 			break;
@@ -792,7 +1038,7 @@ ns_ch_child(struct ns_engine *e, const struct ns_child *c)
 		if (getppid() == 1)
 			fatalx("supervisor gone");
 		ch_live(&x);
-		ch_deliver(&x);
+		ch_deliver(&x, INFINITY);
 		nanosleep(&ts, NULL);
 	}
 	ch_finish(&x);

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "engine.h"
 
@@ -43,13 +44,29 @@ int	 ns_ch_spool_dir(const struct ns_config *, unsigned id, char *buf,
 	    size_t len);
 
 /*
- * Generation g's snapshot of the writer's tasks into its spool: final
- * (a closed generation, plain reads) or live (the caller holds a read
- * section).  Rows the spool has no room for are counted as dropped.
- * The number of rows spooled, or -errno when the spool cannot be written.
+ * Before the children start: every writer's spool directory made, and
+ * with drop, it and its files handed to uid:gid (a segment of another
+ * layout is exported by the supervisor, as root, before that).
  */
-int64_t	 ns_ch_spool_snapshot(const struct ns_engine *, unsigned id,
-	    uint64_t g, uint64_t period_start, int final);
+void	 ns_ch_spool_prepare(const struct ns_config *, int drop, uid_t uid,
+	    gid_t gid);
+
+/*
+ * 1 if a and b have the same clickhouse writers at the same places,
+ * writing to the same server, tables, node and spool: one process each
+ * is forked at start, and a spool belongs to one target.
+ */
+int	 ns_ch_same_writers(const struct ns_config *a,
+	    const struct ns_config *b);
+
+/*
+ * The final snapshot of closed generation g of the writer's tasks into
+ * its spool (plain reads are exact).  Rows the spool has no room for, or
+ * all of them when it cannot be written, are counted as dropped.  The
+ * number of rows spooled, or -errno.
+ */
+int64_t	 ns_ch_spool_final(const struct ns_engine *, unsigned id,
+	    uint64_t g, uint64_t period_start);
 
 /*
  * The final snapshot of generation g into every enabled clickhouse

@@ -1912,8 +1912,9 @@ static const struct nsc_key clickhouse_keys[] = {
 	/* Go2NetSpectra's ClickHouse Cloud switch: HTTPS. */
 	{ "cloud", NSC_BOOL, FLD(T, clickhouse.cloud) },
 	{ "table_prefix", NSC_STR, FLD(T, clickhouse.table_prefix) },
+	/* One INSERT, one block: ClickHouse's max_insert_block_size. */
 	{ "batch_rows", NSC_UINT, FLD(T, clickhouse.batch_rows),
-	    RANGE(1, 10000000) },
+	    RANGE(1, 1048576) },
 	{ "timeout", NSC_DUR, FLD(T, clickhouse.timeout),
 	    RANGE(SEC / 10, 3600 * SEC) },
 	{ "node", NSC_STR, FLD(T, clickhouse.node) },
@@ -2504,15 +2505,22 @@ nsc_check_clickhouse(struct nsc_parser *p, const struct ns_config *c)
 		for (unsigned i = 0; i < counts[l]; i++) {
 			const struct ns_config_writer *w = &lists[l][i];
 
-			if (w->type != NS_CONFIG_WRITER_CLICKHOUSE ||
-			    (w->clickhouse.port != 9000 &&
-			    w->clickhouse.port != 9440))
+			if (w->type != NS_CONFIG_WRITER_CLICKHOUSE)
 				continue;
-			nsc_error_at(p, w->pos.line, w->pos.col, "clickhouse "
-			    "writer: port %u is ClickHouse's native protocol; "
-			    "netspectra uses its HTTP interface: port 8123 "
-			    "(http) or 8443 (https, cloud: true)",
-			    w->clickhouse.port);
+			if (w->clickhouse.port == 9000 ||
+			    w->clickhouse.port == 9440)
+				nsc_error_at(p, w->pos.line, w->pos.col,
+				    "clickhouse writer: port %u is ClickHouse's "
+				    "native protocol; netspectra uses its HTTP "
+				    "interface: port 8123 (http) or 8443 (https, "
+				    "cloud: true)", w->clickhouse.port);
+			if (strspn(w->clickhouse.table_prefix, "abcdefghijklm"
+			    "nopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+			    != strlen(w->clickhouse.table_prefix))
+				nsc_error_at(p, w->pos.line, w->pos.col,
+				    "clickhouse writer: table_prefix \"%s\": "
+				    "expected letters, digits and _ only",
+				    w->clickhouse.table_prefix);
 		}
 	}
 }

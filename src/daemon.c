@@ -413,6 +413,11 @@ daemon_reload(struct ns_supervisor *s)
 		log_warnx("reload refused: the new configuration changes the "
 		    "layout (inputs, workers, tasks, sizes); restart "
 		    "netspectrad to apply it");
+	} else if (!ns_ch_same_writers(cfg, &ncfg)) {
+		log_warnx("reload refused: the new configuration adds, removes "
+		    "or retargets a clickhouse writer (server, database, "
+		    "table_prefix, node, spool_dir); restart netspectrad to "
+		    "apply it");
 	} else {
 		/* Same layout: same tasks at the same places; swap it in. */
 		ns_config_free(cfg);
@@ -477,6 +482,8 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		sup.child_init = daemon_child_init;
 		log_info("children run as %s", daemon_privsep.user);
 	}
+	ns_ch_spool_prepare(cfg, daemon_privsep.drop, daemon_privsep.uid,
+	    daemon_privsep.gid);
 	snprintf(err, sizeof(err), "/dev/shm%s.lock", cfg->daemon.shm_name);
 	if ((sup.lockfd = open(err, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1 ||
 	    fchmod(sup.lockfd, 0660) != 0)

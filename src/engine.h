@@ -85,7 +85,9 @@ struct ns_export_wstats {
 	uint64_t	spool_files;
 	uint64_t	last_ok_ns;	/* wall clock of the last delivery */
 	uint64_t	last_error_ns;
-	uint64_t	spare[4];
+	uint64_t	rejected_rows;	/* in batches ClickHouse kept refusing */
+	uint64_t	rejected_batches;
+	uint64_t	spare[2];
 } __attribute__((aligned(64)));
 
 #define NS_EXPORT_WRITERS	(2 * NS_CONFIG_MAX_WRITERS) /* exact, sketch */

@@ -429,8 +429,8 @@ static const struct good_case {
 } good_cases[] = {
 	{ NS_APIREQ_AGGREGATE, "", { "TaskName IN ('per_five_tuple', "
 	    "'per_src', 'by_net')", "FROM `flow_metrics`",
-	    "GROUP BY Node, TaskName, PeriodStart, SrcIP, DstIP, SrcPort, "
-	    "DstPort, Protocol, SrcNet, DstNet, VLAN, IPVersion, DSCP)",
+	    "GROUP BY Node, TaskName, PeriodStart, Generation, SrcIP, DstIP, "
+	    "SrcPort, DstPort, Protocol, SrcNet, DstNet, VLAN, IPVersion, DSCP)",
 	    "max(PacketCount)", "FORMAT JSONEachRow", NULL },
 	    { "Timestamp <=", "PeriodStart >=", NULL } },
 	{ NS_APIREQ_AGGREGATE, " { } ", { "TaskName IN (", NULL }, { NULL } },
@@ -471,7 +471,7 @@ static const struct good_case {
 	    { "TaskName = 'per_five_tuple'", "SrcIP = '192.168.1.104'",
 	    "DstPort = 443", "Protocol = 6",
 	    "Timestamp <= toDateTime(1767323045)", "min(StartTime)",
-	    "max(EndTime)", "GROUP BY Node, PeriodStart, SrcIP" },
+	    "max(EndTime)", "GROUP BY Node, PeriodStart, Generation, SrcIP" },
 	    { "'443'", NULL } },
 	{ NS_APIREQ_TRACE, "{\"taskName\":\"by_net\",\"flowKeys\":"
 	    "{\"SrcNet\":\"10.1.2.3/24\",\"DstNet\":\"2001:DB8:AB::1/64\","

@@ -383,6 +383,15 @@ Test(config, clickhouse_native_port_refused)
 	}
 }
 
+/* table_prefix lands in SQL: a name, checked before the daemon starts. */
+Test(config, clickhouse_table_prefix_is_a_name)
+{
+	expect_error("aggregator:\n  exact:\n    writers:\n"
+	    "      - type: clickhouse\n"
+	    "        clickhouse: {table_prefix: \"ns; DROP\"}\n", "4:9",
+	    "table_prefix", "letters, digits and _", NULL);
+}
+
 Test(config, clickhouse_writer_keys)
 {
 	load_ok("aggregator:\n  exact:\n    writers:\n"
