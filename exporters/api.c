@@ -393,11 +393,22 @@ api_history(struct api *api, struct MHD_Connection *conn,
 
 /* POST /search: the exact tasks, as Grafana lists metrics. */
 static enum MHD_Result
-api_search(struct api *api, struct MHD_Connection *conn)
+api_search(struct api *api, struct MHD_Connection *conn,
+    struct api_req *ar)
 {
-	json_t *out = json_array();
+	struct ns_apireq req;
+	json_t *out;
+	char msg[512];
 	unsigned t;
+	int rc;
 
+	rc = ns_apireq_parse(NS_APIREQ_SEARCH, ar->body ? ar->body : "",
+	    ar->len, api->cfg, (int64_t)time(NULL), &req, msg, sizeof(msg));
+	if (rc == -EINVAL)
+		return api_error(conn, 400, "%s", msg);
+	if (rc != 0)
+		return api_error(conn, 500, "%s", strerror(-rc));
+	out = json_array();
 	for (t = 0; t < ns_apireq_exact_tasks(api->cfg); t++)
 		json_array_append_new(out, json_string(
 		    api->cfg->aggregator.exact.tasks[t].name));
@@ -678,7 +689,7 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	case R_HOME:
 		return api_json(conn, 200, json_pack("{s:s}", "status", "ok"));
 	case R_SEARCH:
-		return api_search(api, conn);
+		return api_search(api, conn, ar);
 	case R_TOP:
 		return api_top(api, conn);
 	default:

@@ -774,21 +774,39 @@ areq_target(struct areq *a, json_t *tg)
 	return 0;
 }
 
-/* range.to, or now + 24 h as Go2NetSpectra does. */
+/* A time member of range: absent, null or RFC 3339. */
+static int
+areq_range_time(struct areq *a, json_t *range, const char *name,
+    int64_t *sec, uint32_t *nsec)
+{
+	json_t *v = json_is_object(range) ? json_object_get(range, name) :
+	    NULL;
+
+	if (v != NULL && !json_is_null(v) && (!json_is_string(v) ||
+	    ns_apireq_time(json_string_value(v), sec, nsec) != 0))
+		return areq_fail(a, "range.%s: expected an RFC 3339 time",
+		    name);
+	return 0;
+}
+
+/*
+ * range.to, or now + 24 h as Go2NetSpectra does.  range.from is checked
+ * but, as in Go2NetSpectra, the totals are those up to range.to.
+ */
 static int
 areq_grafana_range(struct areq *a, json_t *root, int64_t now)
 {
 	struct ns_apireq *r = a->r;
-	json_t *range = json_object_get(root, "range"), *to;
-	uint32_t nsec = 0;
-	int64_t sec = now + AREQ_GRAFANA_AHEAD;
+	json_t *range = json_object_get(root, "range");
+	uint32_t nsec = 0, from_nsec;
+	int64_t sec = now + AREQ_GRAFANA_AHEAD, from;
+	int rc;
 
 	if (range != NULL && !json_is_null(range) && !json_is_object(range))
 		return areq_fail(a, "range: expected an object");
-	to = json_is_object(range) ? json_object_get(range, "to") : NULL;
-	if (to != NULL && !json_is_null(to) && (!json_is_string(to) ||
-	    ns_apireq_time(json_string_value(to), &sec, &nsec) != 0))
-		return areq_fail(a, "range.to: expected an RFC 3339 time");
+	if ((rc = areq_range_time(a, range, "from", &from, &from_nsec)) != 0 ||
+	    (rc = areq_range_time(a, range, "to", &sec, &nsec)) != 0)
+		return rc;
 	r->has_end = 1;
 	r->end = areq_clamp(sec);
 	r->end_ms = sec * 1000 + nsec / 1000000;
@@ -809,6 +827,21 @@ areq_grafana(struct areq *a, json_t *root, int64_t now)
 		if ((rc = areq_target(a, tg)) != 0)
 			return rc;
 	return areq_grafana_range(a, root, now);
+}
+
+/*
+ * Grafana's search body: {"target": "..."} and whatever else a version of
+ * it adds.  Only target is looked at; it lists the same tasks whatever it
+ * says, so it is checked for its type and nothing more.
+ */
+static int
+areq_search(struct areq *a, json_t *root)
+{
+	json_t *target = json_object_get(root, "target");
+
+	if (target != NULL && !json_is_null(target) && !json_is_string(target))
+		return areq_fail(a, "target: expected a string");
+	return 0;
 }
 
 int
@@ -835,6 +868,8 @@ ns_apireq_parse(enum ns_apireq_kind kind, const char *body, size_t len,
 		return rc;
 	if (kind == NS_APIREQ_GRAFANA)
 		rc = areq_grafana(&a, root, now);
+	else if (kind == NS_APIREQ_SEARCH)
+		rc = areq_search(&a, root);
 	else if ((rc = areq_members_of(&a, root)) == 0)
 		rc = kind == NS_APIREQ_AGGREGATE ? areq_aggregate(&a) :
 		    kind == NS_APIREQ_TRACE ? areq_trace(&a) : areq_heavy(&a);

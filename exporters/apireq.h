@@ -34,6 +34,7 @@ enum ns_apireq_kind {
 	NS_APIREQ_TRACE,		/* POST /api/v1/flows/trace */
 	NS_APIREQ_HEAVY_HITTERS,	/* POST /api/v1/heavy-hitters */
 	NS_APIREQ_GRAFANA,		/* POST /query (Grafana JSON datasource) */
+	NS_APIREQ_SEARCH,		/* POST /search: checked, nothing to ask */
 	NS_APIREQ_NKINDS
 };
 

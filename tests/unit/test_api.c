@@ -287,6 +287,11 @@ static const struct bad_case {
 	{ NS_APIREQ_GRAFANA, "{\"targets\":[],\"range\":{\"to\":5}}",
 	    "range.to" },
 	{ NS_APIREQ_GRAFANA, "{\"targets\":[],\"range\":[]}", "range: expected" },
+	{ NS_APIREQ_GRAFANA, "{\"targets\":[],\"range\":{\"from\":\"now-6h\"}}",
+	    "range.from" },
+	{ NS_APIREQ_SEARCH, "{\"target\":", "bad JSON" },
+	{ NS_APIREQ_SEARCH, "[\"per_src\"]", "expected a JSON object" },
+	{ NS_APIREQ_SEARCH, "{\"target\":5}", "target: expected a string" },
 	/* Out of range. */
 	{ NS_APIREQ_AGGREGATE, "{\"src_port\":65536}", "src_port: expected 0 "
 	    "to 65535, got 65536" },
@@ -606,6 +611,21 @@ Test(apireq, grafana)
 	cr_assert_eq(ns_apireq_parse(NS_APIREQ_GRAFANA, "{}", 2, &cfg, NOW,
 	    &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(r.ntargets, 0);
+}
+
+/* Grafana's search bodies, old and new, and none at all. */
+Test(apireq, search_bodies)
+{
+	static const char *const ok[] = { "", "{}", "{\"target\":\"\"}",
+	    "{\"target\":\"per\",\"type\":\"timeseries\"}",
+	    "{\"target\":null}" };
+	struct ns_apireq r;
+	unsigned i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_assert_eq(ns_apireq_parse(NS_APIREQ_SEARCH, ok[i],
+		    strlen(ok[i]), &cfg, NOW, &r, err, sizeof(err)), 0,
+		    "%s: %s", ok[i], err);
 }
 
 Test(apireq, heavy_hitters_defaults)
