@@ -14,9 +14,10 @@ mode=${1:-}
 
 BUILD_DEPS="build-essential autoconf automake pkg-config libpcap-dev liburcu-dev
 	libyaml-dev libprotobuf-c-dev libnats-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libjansson-dev libxxhash-dev libcriterion-dev"
+	libmicrohttpd-dev libjansson-dev libxxhash-dev libcriterion-dev
+	protobuf-c-compiler"
 TEST_DEPS="tshark tcpdump curl python3 socat iproute2 iputils-ping tcpreplay systemd prometheus
-	clickhouse-server clang"
+	clickhouse-server clang nats-server protobuf-compiler python3-protobuf"
 
 say() { printf '\n==> %s\n' "$*"; }
 

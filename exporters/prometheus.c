@@ -32,6 +32,7 @@
 #include "clickhouse.h"
 #include "gen.h"
 #include "log.h"
+#include "natsmsg.h"
 #include "ring.h"
 #include "slot.h"
 #include "snapshot.h"
@@ -229,6 +230,65 @@ m_top(struct prom *pr, FILE *fp)
 	pthread_mutex_unlock(&pr->lock);
 }
 
+static int
+m_is_nats(const struct ns_engine *e, unsigned i)
+{
+	return i < e->cfg->ninputs &&
+	    e->cfg->inputs[i].type == NS_CONFIG_INPUT_NATS;
+}
+
+/* NATS inputs: slow-consumer losses (a message is a packet in
+ * Go2NetSpectra's format) are a drop layer of their own. */
+static void
+m_nats_drops(const struct ns_engine *e, FILE *fp)
+{
+	unsigned i;
+
+	for (i = 0; i < e->ninputs; i++)
+		if (m_is_nats(e, i))
+			fprintf(fp, "netspectra_dropped_packets_total{layer="
+			    "\"slow_consumer\",input=\"%u\"} %" PRIu64 "\n", i,
+			    ns_load_relaxed(&ns_engine_input(e, i)->
+			    slow_consumer));
+}
+
+/* NATS inputs: messages taken, and those refused by reason. */
+static void
+m_nats(const struct ns_engine *e, FILE *fp)
+{
+	const struct ns_input_state *st;
+	unsigned i, r;
+
+	help(fp, "netspectra_nats_messages_total", "counter",
+	    "Messages a NATS input took (decoded or refused).");
+	for (i = 0; i < e->ninputs; i++)
+		if (m_is_nats(e, i))
+			fprintf(fp, "netspectra_nats_messages_total{input=\"%u\"} %"
+			    PRIu64 "\n", i, ns_load_relaxed(&ns_engine_input(e,
+			    i)->nats.msgs));
+	help(fp, "netspectra_nats_malformed_total", "counter",
+	    "Messages (or packets of a batch) a NATS input refused, by "
+	    "reason.");
+	for (i = 0; i < e->ninputs; i++) {
+		if (!m_is_nats(e, i))
+			continue;
+		st = ns_engine_input(e, i);
+		for (r = 1; r < NS_NATSMSG_NREASONS; r++)
+			fprintf(fp, "netspectra_nats_malformed_total{input=\"%u\","
+			    "reason=\"%s\"} %" PRIu64 "\n", i,
+			    ns_natsmsg_reason_name(r),
+			    ns_load_relaxed(&st->nats.malformed[r]));
+	}
+	help(fp, "netspectra_nats_redelivered_total", "counter",
+	    "JetStream messages delivered again and skipped (already "
+	    "counted).");
+	for (i = 0; i < e->ninputs; i++)
+		if (m_is_nats(e, i))
+			fprintf(fp, "netspectra_nats_redelivered_total{input=\"%u\"}"
+			    " %" PRIu64 "\n", i, ns_load_relaxed(
+			    &ns_engine_input(e, i)->redelivered));
+}
+
 static void
 m_drops(const struct ns_engine *e, FILE *fp)
 {
@@ -260,6 +320,7 @@ m_drops(const struct ns_engine *e, FILE *fp)
 			    "\n", i, w, ns_load_relaxed(&ns_engine_ring(e, i,
 			    w)->full));
 	}
+	m_nats_drops(e, fp);
 	memset(reasons, 0, sizeof(reasons));
 	for (w = 0; w < e->nworkers; w++)
 		for (r = 0; r < NS_PARSE_NREASONS; r++)
@@ -391,6 +452,7 @@ metrics_text(struct prom *pr, size_t *len)
 	g = ns_gen_root(&pr->e->seg);
 	m_engine(pr->e, fp, g);
 	m_drops(pr->e, fp);
+	m_nats(pr->e, fp);
 	m_writers(pr->e, fp);
 	m_tasks(pr, fp, g);
 	m_top(pr, fp);

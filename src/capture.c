@@ -36,31 +36,6 @@
 #define CAP_CHUNK	64	/* records reserved and published at a time */
 #define CAP_CKPT_EVERY	(1u << 18)	/* frames between checkpoints */
 
-struct cap_ring {
-	struct ns_ring_prod	 prod;
-	struct ns_record	*next;		/* next free reserved record */
-	unsigned		 avail;		/* reserved, not yet written */
-	unsigned		 pending;	/* written, not yet published */
-	uint64_t		 pos;		/* holds every position < pos */
-	uint64_t		 upto;		/* 1 + position last put in it */
-};
-
-struct capture {
-	struct ns_engine	*e;
-	unsigned		 input;
-	struct cap_ring		*ring;		/* one per worker */
-	uint64_t		 cur;		/* positions < cur are emitted */
-	uint64_t		 gen;		/* generation of the current period */
-	uint64_t		 period;	/* its start, ns */
-	int			 started;	/* a frame has been seen */
-	int			 failed;	/* a file was cut */
-	uint64_t		 replay_end;	/* every ring holds positions below */
-	struct ns_input_ckpt	 resume;	/* where this process started */
-	/* progress */
-	int			 progress;
-	double			 t0, shown;
-};
-
 static volatile sig_atomic_t cap_stop;
 
 static void
@@ -77,7 +52,7 @@ cap_on_signal(int sig)
  * position: positions never go back.
  */
 static void
-cap_publish(struct capture *c, struct cap_ring *r)
+cap_publish(struct ns_capture *c, struct ns_cap_ring *r)
 {
 	uint64_t pos = r->upto > c->cur ? r->upto : c->cur;
 
@@ -89,7 +64,7 @@ cap_publish(struct capture *c, struct cap_ring *r)
 }
 
 static void
-cap_publish_all(struct capture *c)
+cap_publish_all(struct ns_capture *c)
 {
 	unsigned w;
 
@@ -98,7 +73,7 @@ cap_publish_all(struct capture *c)
 }
 
 static void
-cap_reserve(struct capture *c, struct cap_ring *r)
+cap_reserve(struct ns_capture *c, struct ns_cap_ring *r)
 {
 	int n;
 
@@ -116,10 +91,10 @@ cap_reserve(struct capture *c, struct cap_ring *r)
 
 /* Put the record of position p into worker w's ring. */
 static void
-cap_put(struct capture *c, unsigned w, const struct ns_record *rec,
+cap_put(struct ns_capture *c, unsigned w, const struct ns_record *rec,
     uint64_t p)
 {
-	struct cap_ring *r = &c->ring[w];
+	struct ns_cap_ring *r = &c->ring[w];
 
 	if (r->avail == 0)
 		cap_reserve(c, r);
@@ -134,7 +109,7 @@ cap_put(struct capture *c, unsigned w, const struct ns_record *rec,
  * once the exporter has written and cleared it (ns_gen_clear).
  */
 static void
-cap_advance(struct capture *c, uint64_t gen, uint64_t start)
+cap_advance(struct ns_capture *c, uint64_t gen, uint64_t start)
 {
 	struct ns_seg *seg = &c->e->seg;
 	struct timespec ts = { 0, 100000 };
@@ -162,7 +137,7 @@ cap_advance(struct capture *c, uint64_t gen, uint64_t start)
 
 /* A period boundary before frame f: open generation c->gen + 1. */
 static void
-cap_boundary(struct capture *c, uint64_t f, uint64_t start)
+cap_boundary(struct ns_capture *c, uint64_t f, uint64_t start)
 {
 	struct ns_record m;
 	unsigned w;
@@ -188,7 +163,7 @@ cap_boundary(struct capture *c, uint64_t f, uint64_t start)
  * switched to by one store, so a kill leaves one valid checkpoint.
  */
 static void
-cap_checkpoint(struct capture *c, uint64_t f, uint64_t fi, uint64_t ff,
+cap_checkpoint(struct ns_capture *c, uint64_t f, uint64_t fi, uint64_t ff,
     uint64_t offset)
 {
 	struct ns_input_state *st = ns_engine_input(c->e, c->input);
@@ -211,14 +186,14 @@ cap_checkpoint(struct capture *c, uint64_t f, uint64_t fi, uint64_t ff,
 }
 
 static uint64_t
-period_of(const struct capture *c, uint64_t ts)
+period_of(const struct ns_capture *c, uint64_t ts)
 {
 	return ts - ts % c->e->period_ns;
 }
 
 /* Period bookkeeping for frame f; the same on every replay. */
 static void
-cap_clock(struct capture *c, uint64_t f, uint64_t ts)
+cap_clock(struct ns_capture *c, uint64_t f, uint64_t ts)
 {
 	uint64_t p = period_of(c, ts);
 
@@ -253,7 +228,7 @@ cap_skipped(struct ns_record *rec, enum ns_parse_result res, uint32_t len,
 }
 
 static void
-cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
+cap_frame(struct ns_capture *c, const struct ns_reader *rd, uint64_t f,
     const struct pcap_pkthdr *h, const u_char *data)
 {
 	struct ns_record rec;
@@ -273,7 +248,7 @@ cap_frame(struct capture *c, const struct ns_reader *rd, uint64_t f,
 }
 
 static void
-cap_progress(struct capture *c, const struct ns_reader *rd, uint64_t f)
+cap_progress(struct ns_capture *c, const struct ns_reader *rd, uint64_t f)
 {
 	double now = ns_mono_now(), el = now - c->t0;
 	off_t off = ns_reader_offset(rd);
@@ -290,7 +265,7 @@ cap_progress(struct capture *c, const struct ns_reader *rd, uint64_t f)
 
 /* Open file fi, at the checkpoint if this process resumes inside it. */
 static int
-cap_open(struct capture *c, struct ns_reader *rd, const char *path,
+cap_open(struct ns_capture *c, struct ns_reader *rd, const char *path,
     uint64_t fi)
 {
 	int rc;
@@ -308,7 +283,7 @@ cap_open(struct capture *c, struct ns_reader *rd, const char *path,
 
 /* Read file fi; 0 at its end, -errno if it could not be read to it. */
 static int
-cap_file(struct capture *c, const char *path, uint64_t fi, uint64_t *f)
+cap_file(struct ns_capture *c, const char *path, uint64_t fi, uint64_t *f)
 {
 	struct ns_reader rd;
 	struct pcap_pkthdr *h;
@@ -340,7 +315,7 @@ cap_file(struct capture *c, const char *path, uint64_t fi, uint64_t *f)
 }
 
 static void
-cap_init(struct capture *c, struct ns_engine *e, unsigned input)
+cap_init(struct ns_capture *c, struct ns_engine *e, unsigned input)
 {
 	unsigned w;
 
@@ -350,7 +325,7 @@ cap_init(struct capture *c, struct ns_engine *e, unsigned input)
 	if ((c->ring = calloc(e->nworkers, sizeof(*c->ring))) == NULL)
 		fatal("calloc");
 	for (w = 0; w < e->nworkers; w++) {
-		struct cap_ring *r = &c->ring[w];
+		struct ns_cap_ring *r = &c->ring[w];
 
 		ns_ring_prod_init(&r->prod, ns_engine_ring(e, input, w));
 		if (ns_ring_prod_resume_pos(&r->prod, &r->pos) != 0)
@@ -374,7 +349,7 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
     const struct ns_capture_files *files)
 {
 	struct ns_input_state *st = ns_engine_input(e, input);
-	struct capture c;
+	struct ns_capture c;
 	uint64_t f, i;
 	int rc;
 
@@ -404,13 +379,46 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
 	exit(0);
 }
 
+/* ---- the machinery, for the other record inputs (nats_input.c) -------- */
+
+void
+ns_capture_init(struct ns_capture *c, struct ns_engine *e, unsigned input)
+{
+	cap_init(c, e, input);
+}
+
+void
+ns_capture_put(struct ns_capture *c, unsigned w, const struct ns_record *rec,
+    uint64_t p)
+{
+	cap_put(c, w, rec, p);
+}
+
+void
+ns_capture_publish_all(struct ns_capture *c)
+{
+	cap_publish_all(c);
+}
+
+void
+ns_capture_clock(struct ns_capture *c, uint64_t f, uint64_t ts)
+{
+	cap_clock(c, f, ts);
+}
+
+void
+ns_capture_boundary(struct ns_capture *c, uint64_t f, uint64_t start)
+{
+	cap_boundary(c, f, start);
+}
+
 /* ---- live capture ------------------------------------------------------ */
 
 #define LIVE_BATCH	256	/* packets per pcap_dispatch */
 #define LIVE_TIMEOUT_MS	50	/* how stale a batch or a boundary can get */
 
 struct live {
-	struct capture	 c;
+	struct ns_capture	 c;
 	pcap_t		*p;
 	int		 dlt;
 	unsigned	 last_recv, last_drop, last_ifdrop;
@@ -441,9 +449,9 @@ live_default_iface(char *buf, size_t len)
 
 /* A packet dropped on a full ring is counted, never waited for. */
 static void
-live_put(struct capture *c, unsigned w, const struct ns_record *rec)
+live_put(struct ns_capture *c, unsigned w, const struct ns_record *rec)
 {
-	struct cap_ring *r = &c->ring[w];
+	struct ns_cap_ring *r = &c->ring[w];
 	unsigned n;
 
 	if (r->avail == 0) {
@@ -500,7 +508,7 @@ live_markers(struct live *l, uint64_t gen, uint64_t start)
 static void
 live_boundary(struct live *l, uint64_t start)
 {
-	struct capture *c = &l->c;
+	struct ns_capture *c = &l->c;
 
 	c->gen++;
 	c->period = start;

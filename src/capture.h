@@ -6,6 +6,7 @@
 #define NS_CAPTURE_H
 
 #include "engine.h"
+#include "ring.h"
 
 struct ns_capture_files {
 	char *const	*paths;		/* read in order, as one input */
@@ -31,5 +32,53 @@ void	 ns_capture_files_main(struct ns_engine *, unsigned input,
  */
 void	 ns_capture_live_main(struct ns_engine *, unsigned input,
 	    const struct ns_config_input *) __attribute__((noreturn));
+
+/*
+ * The file input's machinery, shared with the other inputs whose records
+ * have positions (the NATS input with JetStream: a stream is much like a
+ * file whose frames are stream sequences).  Record p of frame f is 2f+1,
+ * the period marker before it 2f; a ring is given only what lies at or
+ * past its published position, so a restarted input that replays from
+ * its checkpoint puts nothing in twice.  A full ring is waited on.
+ */
+struct ns_cap_ring {
+	struct ns_ring_prod	 prod;
+	struct ns_record	*next;		/* next free reserved record */
+	unsigned		 avail;		/* reserved, not yet written */
+	unsigned		 pending;	/* written, not yet published */
+	uint64_t		 pos;		/* holds every position < pos */
+	uint64_t		 upto;		/* 1 + position last put in it */
+};
+
+struct ns_capture {
+	struct ns_engine	*e;
+	unsigned		 input;
+	struct ns_cap_ring		*ring;		/* one per worker */
+	uint64_t		 cur;		/* positions < cur are emitted */
+	uint64_t		 gen;		/* generation of the current period */
+	uint64_t		 period;	/* its start, ns */
+	int			 started;	/* a frame has been seen */
+	int			 failed;	/* a file was cut */
+	uint64_t		 replay_end;	/* every ring holds positions below */
+	struct ns_input_ckpt	 resume;	/* where this process started */
+	/* progress */
+	int			 progress;
+	double			 t0, shown;
+};
+
+/* Start from the input's checkpoint in force and the rings' positions. */
+void	 ns_capture_init(struct ns_capture *, struct ns_engine *,
+	    unsigned input);
+/* Put the record of position p into worker w's ring (waits for room). */
+void	 ns_capture_put(struct ns_capture *, unsigned w,
+	    const struct ns_record *, uint64_t p);
+/* Publish every ring with the position reached (c->cur). */
+void	 ns_capture_publish_all(struct ns_capture *);
+/* Period bookkeeping before frame f of timestamp ts (may cross a
+ * boundary); the same on every replay. */
+void	 ns_capture_clock(struct ns_capture *, uint64_t f, uint64_t ts);
+/* A boundary before frame f to a period starting at start (NS_ENGINE_END:
+ * the input's end). */
+void	 ns_capture_boundary(struct ns_capture *, uint64_t f, uint64_t start);
 
 #endif /* NS_CAPTURE_H */

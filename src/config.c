@@ -1348,6 +1348,15 @@ nsc_check_shm(const char *s)
 	return NULL;
 }
 
+/* A JetStream stream or consumer name: no blank, '.', '*', '>' or path. */
+static const char *
+nsc_check_js_name(const char *s)
+{
+	if (s[0] == '\0' || strlen(s) > 255 || strpbrk(s, " \t.*>/\\") != NULL)
+		return "a JetStream name (no blanks, '.', '*', '>', '/', '\\')";
+	return NULL;
+}
+
 /* ----------------------------------------------------------- key fields */
 
 /* "SrcNet/24" or "SrcNet/24/48" into kf; 0 or -1 (reported). */
@@ -1495,9 +1504,10 @@ nsc_input_defaults(struct ns_config_input *in)
 	if (nsc_set(&in->name, "") < 0 ||
 	    nsc_set(&in->interface, "default") < 0 ||
 	    nsc_set(&in->bpf, "") < 0 || nsc_set(&in->path, "") < 0 ||
-	    nsc_set(&in->nats_url, "nats://127.0.0.1:4222") < 0 ||
-	    nsc_set(&in->subject, "gons.packets.raw") < 0 ||
-	    nsc_set(&in->queue_group, "netspectra") < 0)
+	    nsc_set(&in->nats_url, "") < 0 || nsc_set(&in->subject, "") < 0 ||
+	    nsc_set(&in->queue_group, "netspectra") < 0 ||
+	    nsc_set(&in->js_stream, "") < 0 ||
+	    nsc_set(&in->js_durable, "netspectra") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1658,6 +1668,8 @@ nsc_input_free(struct ns_config_input *in)
 	free(in->bpf);
 	free(in->path);
 	free(in->nats_url);
+	free(in->js_stream);
+	free(in->js_durable);
 	free(in->subject);
 	free(in->queue_group);
 	memset(in, 0, sizeof(*in));
@@ -1754,6 +1766,12 @@ static const struct nsc_key daemon_keys[] = {
 #undef T
 
 #define T struct ns_config_input
+static const struct nsc_key jetstream_keys[] = {
+	{ "stream", NSC_STR, FLD(T, js_stream), .check = nsc_check_js_name },
+	{ "durable", NSC_STR, FLD(T, js_durable), .check = nsc_check_js_name },
+	KEYEND
+};
+
 #define PCAP BIT(NS_CONFIG_INPUT_PCAP)
 #define FILE_ BIT(NS_CONFIG_INPUT_FILE)
 #define NATS BIT(NS_CONFIG_INPUT_NATS)
@@ -1769,8 +1787,12 @@ static const struct nsc_key input_keys[] = {
 	    RANGE(64 * KIB, 4 * GIB), .only = PCAP },
 	{ "immediate", NSC_BOOL, FLD(T, immediate), .only = PCAP },
 	{ "path", NSC_STR, FLD(T, path), .only = FILE_ },
-	{ "nats_url", NSC_STR, FLD(T, nats_url), .only = NATS },
+	{ "url", NSC_STR, FLD(T, nats_url), .only = NATS },
 	{ "subject", NSC_STR, FLD(T, subject), .only = NATS },
+	{ "queue", NSC_STR, FLD(T, queue_group), .only = NATS },
+	{ "jetstream", NSC_MAP, .aux = jetstream_keys, .only = NATS },
+	/* The first spellings, kept: url and queue are the issue's. */
+	{ "nats_url", NSC_STR, FLD(T, nats_url), .only = NATS },
 	{ "queue_group", NSC_STR, FLD(T, queue_group), .only = NATS },
 	KEYEND
 };
@@ -2087,6 +2109,20 @@ nsc_input_name(struct nsc_parser *p, struct ns_config_input *in)
 		p->oom = 1;
 }
 
+/* jetstream: names a stream; stream is what turns JetStream on. */
+static void
+nsc_input_js(struct nsc_parser *p, const struct nsc_node *item)
+{
+	const struct nsc_node *js = nsc_get(item, "jetstream");
+	size_t old;
+
+	if (js == NULL || js->kind != NK_MAP)
+		return;
+	old = nsc_push(p, "jetstream");
+	nsc_require(p, js, "stream");
+	nsc_pop(p, old);
+}
+
 static void
 nsc_input(struct nsc_parser *p, const struct nsc_node *item,
     struct ns_config_input *in)
@@ -2110,6 +2146,7 @@ nsc_input(struct nsc_parser *p, const struct nsc_node *item,
 	nsc_map(p, item, input_keys, in, bit, what);
 	if (in->type == NS_CONFIG_INPUT_FILE)
 		nsc_require(p, item, "path");
+	nsc_input_js(p, item);
 	nsc_input_name(p, in);
 }
 
@@ -2535,6 +2572,25 @@ nsc_pow2(uint32_t v)
 	return r;
 }
 
+/*
+ * A NATS input reads what the probe publishes unless told otherwise, so
+ * Go2NetSpectra's config (probe.nats_url, probe.subject) works as an
+ * engine's.  After the walk: the probe section may come after inputs.
+ */
+static void
+nsc_nats_defaults(struct nsc_parser *p, struct ns_config *c)
+{
+	for (unsigned i = 0; i < c->ninputs; i++) {
+		struct ns_config_input *in = &c->inputs[i];
+
+		if ((in->nats_url[0] == '\0' &&
+		    nsc_set(&in->nats_url, c->probe.nats_url) < 0) ||
+		    (in->subject[0] == '\0' &&
+		    nsc_set(&in->subject, c->probe.subject) < 0))
+			p->oom = 1;
+	}
+}
+
 static void
 nsc_finish(struct nsc_parser *p, const struct nsc_node *root,
     struct ns_config *c)
@@ -2551,6 +2607,7 @@ nsc_finish(struct nsc_parser *p, const struct nsc_node *root,
 	nsc_check_pair(p, root, "api", "basic_auth", "username", "password");
 	nsc_check_intervals(p, c);
 	nsc_check_clickhouse(p, c);
+	nsc_nats_defaults(p, c);
 }
 
 /* ---------------------------------------------------------------- load */
@@ -2778,9 +2835,14 @@ nsc_dump_input(FILE *fp, const struct ns_config_input *in)
 		nsc_dump_str(fp, 4, "bpf", in->bpf);
 		break;
 	case NS_CONFIG_INPUT_NATS:
-		nsc_dump_str(fp, 4, "nats_url", in->nats_url);
+		nsc_dump_str(fp, 4, "url", in->nats_url);
 		nsc_dump_str(fp, 4, "subject", in->subject);
-		nsc_dump_str(fp, 4, "queue_group", in->queue_group);
+		nsc_dump_str(fp, 4, "queue", in->queue_group);
+		if (in->js_stream[0] == '\0')
+			break;
+		fputs("    jetstream:\n", fp);
+		nsc_dump_str(fp, 6, "stream", in->js_stream);
+		nsc_dump_str(fp, 6, "durable", in->js_durable);
 		break;
 	}
 }

@@ -95,9 +95,12 @@ struct ns_config_input {
 	bool immediate;			/* pcap */
 	uint64_t buffer_size;		/* pcap: kernel buffer, bytes */
 	char *path;			/* file */
-	char *nats_url;			/* nats */
-	char *subject;			/* nats */
-	char *queue_group;		/* nats */
+	char *nats_url;			/* nats: key url (or nats_url); "" in
+					 * the file: probe.nats_url */
+	char *subject;			/* nats: "" in the file: probe.subject */
+	char *queue_group;		/* nats: key queue (or queue_group) */
+	char *js_stream;		/* nats: jetstream.stream; "": core NATS */
+	char *js_durable;		/* nats: jetstream.durable */
 	struct ns_config_pos pos;	/* of the list item */
 };
 

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "clock.h"
 #include "log.h"
+#include "nats_input.h"
 #include "privsep.h"
 #include "prometheus.h"
 #include "ring.h"
@@ -192,6 +193,8 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 
 		ns_capture_files_main(e, c->index, &f);
 	}
+	if (in->type == NS_CONFIG_INPUT_NATS)
+		ns_natsin_main(e, c->index, in);
 	ns_capture_live_main(e, c->index, in);
 }
 
@@ -251,11 +254,6 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 	int rc;
 
 	for (i = 0; i < cfg->ninputs; i++) {
-		if (cfg->inputs[i].type == NS_CONFIG_INPUT_NATS) {
-			log_warnx("input %s: NATS inputs are not available yet",
-			    cfg->inputs[i].name);
-			return -ENOTSUP;
-		}
 		snprintf(name, sizeof(name), "ns-capture-%u", i % 1000u);
 		if ((rc = ns_supervisor_add(sup, name, NS_ROLE_CAPTURE, i,
 		    role_capture, (void *)&cfg->inputs[i])) != 0)

@@ -27,6 +27,19 @@
 #define NS_INPUT_FAILED	0x2	/* a file could not be read to its end */
 
 /*
+ * A NATS input's counts (src/nats_input.c).  With JetStream every
+ * checkpoint holds them as of its point, and a restarted input starts from
+ * there: what it replays is counted again, so they stay exact.
+ */
+#define NS_INPUT_NATS_REASONS	16	/* >= the decoder's reasons */
+struct ns_input_nats {
+	uint64_t	msgs;		/* messages taken, good or refused */
+	uint64_t	packets;	/* packets put into the rings */
+	uint64_t	bytes;		/* their wire lengths */
+	uint64_t	malformed[NS_INPUT_NATS_REASONS]; /* refused, by reason */
+};
+
+/*
  * Where a restarted capture may resume reading: every ring holds every
  * position below 2 * frame when a checkpoint is written.
  */
@@ -39,6 +52,9 @@ struct ns_input_ckpt {
 	uint64_t	period;
 	uint64_t	started;
 	uint64_t	failed;		/* an earlier file was cut */
+	uint64_t	seq;		/* nats: last stream sequence it covers */
+	uint64_t	ending;		/* nats: the end boundary is due at frame */
+	struct ns_input_nats nats;	/* nats: the counts at this point */
 };
 
 struct ns_input_state {
@@ -51,6 +67,13 @@ struct ns_input_state {
 	uint64_t	kernel_drops;	/* ps_drop + ps_ifdrop */
 	uint64_t	captured_bytes;	/* live: wire bytes of what it read */
 	struct ns_input_ckpt ckpt[2];
+	/* NATS inputs (plain counters: not part of any checkpoint). */
+	uint64_t	slow_consumer;	/* messages the client library dropped */
+	uint64_t	redelivered;	/* JetStream: seen again and skipped */
+	uint64_t	acked_seq;	/* JetStream: acknowledged up to */
+	uint64_t	connected;	/* 1 while connected to a server */
+	uint64_t	nats_spare[4];
+	struct ns_input_nats nats;	/* live counts (the ckpt's and more) */
 } __attribute__((aligned(64)));
 
 /*

@@ -12,6 +12,7 @@
 #include "analyze.h"
 #include "config.h"
 #include "log.h"
+#include "probe.h"
 #include "query.h"
 #include "status.h"
 #include "top.h"
@@ -31,6 +32,7 @@ usage(int code)
 	    "       netspectra top [-c CONFIG] [-n N] [--bytes] [--once] [--json] [TASK]\n"
 	    "       netspectra query aggregate|trace|heavy-hitters|top [OPTIONS]\n"
 	    "       netspectra dump FILE\n"
+	    "       netspectra probe [-v] [-c CONFIG] [-i IFACE] | --sub [-n COUNT]\n"
 	    "       netspectra version\n"
 	    "\n"
 	    "  analyze  aggregate pcap/pcapng files with the configured exact tasks;\n"
@@ -41,7 +43,9 @@ usage(int code)
 	    "  query    ask the daemon's query API (history from ClickHouse, live\n"
 	    "           top); netspectra query --help lists the options\n"
 	    "  dump     print one tab-separated line per IP packet: frame, src, dst,\n"
-	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n");
+	    "           sport, dport, protocol, wire length (malformed: frame, !reason)\n"
+	    "  probe    capture and publish the packets to NATS (probe section);\n"
+	    "           --sub prints what arrives on the subject\n");
 	exit(code);
 }
 
@@ -229,6 +233,8 @@ main(int argc, char **argv)
 		return cmd_top(argc - 1, argv + 1);
 	if (strcmp(cmd, "query") == 0)
 		return ns_query_main(argc - 1, argv + 1, DEFAULT_CONFIG);
+	if (strcmp(cmd, "probe") == 0)
+		return ns_probe_main(argc - 1, argv + 1, DEFAULT_CONFIG);
 	if (strcmp(cmd, "dump") == 0) {
 		if (argc != 3)
 			usage(1);

@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "gen.h"
 #include "log.h"
+#include "natsmsg.h"
 #include "ring.h"
 #include "slot.h"
 #include "snapshot.h"
@@ -42,6 +43,27 @@ status_processes(const struct ns_engine *e, FILE *out)
 	}
 }
 
+/* A NATS input's counts: messages, and what was lost or refused. */
+static void
+status_nats(const struct ns_input_state *st, FILE *out)
+{
+	unsigned r;
+
+	fprintf(out, "  nats: %s, messages %" PRIu64 ", packets %" PRIu64
+	    ", bytes %" PRIu64 ", slow_consumer drops %" PRIu64
+	    ", redelivered %" PRIu64 ", acked up to %" PRIu64 "\n",
+	    ns_load_relaxed(&st->connected) ? "connected" : "not connected",
+	    ns_load_relaxed(&st->nats.msgs), ns_load_relaxed(&st->nats.packets),
+	    ns_load_relaxed(&st->nats.bytes),
+	    ns_load_relaxed(&st->slow_consumer),
+	    ns_load_relaxed(&st->redelivered), ns_load_relaxed(&st->acked_seq));
+	fprintf(out, "  nats malformed:");
+	for (r = 1; r < NS_NATSMSG_NREASONS; r++)
+		fprintf(out, " %s %" PRIu64, ns_natsmsg_reason_name(r),
+		    ns_load_relaxed(&st->nats.malformed[r]));
+	fputc('\n', out);
+}
+
 static void
 status_inputs(const struct ns_engine *e, FILE *out)
 {
@@ -55,6 +77,9 @@ status_inputs(const struct ns_engine *e, FILE *out)
 		    ns_load_relaxed(&st->done) & NS_INPUT_DONE ? "ended" :
 		    "capturing", ns_load_relaxed(&st->kernel_recv),
 		    ns_load_relaxed(&st->kernel_drops));
+		if (i < e->cfg->ninputs &&
+		    e->cfg->inputs[i].type == NS_CONFIG_INPUT_NATS)
+			status_nats(st, out);
 		for (w = 0; w < e->nworkers; w++) {
 			const struct ns_ring *r = ns_engine_ring(e, i, w);
 			uint64_t head = ns_load_relaxed(&r->head);

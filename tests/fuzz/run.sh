@@ -23,6 +23,16 @@ fi
 targets() {
 	echo "fuzz_parse 256 src/parse.c -lxxhash"
 	echo "fuzz_apireq 4096 exporters/apireq.c exporters/sqlq.c src/config.c src/addr.c src/log.c -lyaml -ljansson"
+	# The message decoder needs proto/*.pb-c.[ch], generated here (as
+	# make does in a build tree) beside a link to natsmsg.c, whose
+	# #include "proto/..." then finds them: run.sh has no build tree.
+	_g=$out/gen
+	mkdir -p "$_g/proto" &&
+	    protoc-c --c_out="$_g/proto" -I"$src/proto" \
+		"$src/proto/traffic.proto" "$src/proto/netspectra.proto" &&
+	    ln -sf "$src/src/natsmsg.c" "$_g/natsmsg.c" || return 1
+	_g=$(realpath -m --relative-to="$src" "$_g")
+	echo "fuzz_natsmsg 65536 $_g/natsmsg.c $_g/proto/traffic.pb-c.c src/parse.c -lprotobuf-c -lxxhash"
 }
 
 mkdir -p "$out"

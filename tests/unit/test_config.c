@@ -1006,3 +1006,44 @@ Test(config, names)
 	cr_assert_str_eq(ns_config_input_type_name(NS_CONFIG_INPUT_NATS), "nats");
 	cr_assert_str_eq(ns_config_op_name(NS_CONFIG_OP_LE), "<=");
 }
+
+/* The NATS input: url and subject follow the probe unless given. */
+Test(config, nats_input_keys)
+{
+	load_ok("probe: {nats_url: \"nats://10.0.0.2:4222\", subject: p.raw}\n"
+	    "inputs:\n"
+	    "  - {type: nats, name: a}\n"
+	    "  - {type: nats, name: b, url: \"nats://h:1\", subject: s, "
+	    "queue: q, jetstream: {stream: S, durable: D}}\n"
+	    "  - {type: nats, name: c, jetstream: {stream: T}}\n");
+	cr_assert_str_eq(cfg.inputs[0].nats_url, "nats://10.0.0.2:4222");
+	cr_assert_str_eq(cfg.inputs[0].subject, "p.raw");
+	cr_assert_str_eq(cfg.inputs[0].queue_group, "netspectra");
+	cr_assert_str_eq(cfg.inputs[0].js_stream, "");
+	cr_assert_str_eq(cfg.inputs[1].nats_url, "nats://h:1");
+	cr_assert_str_eq(cfg.inputs[1].subject, "s");
+	cr_assert_str_eq(cfg.inputs[1].queue_group, "q");
+	cr_assert_str_eq(cfg.inputs[1].js_stream, "S");
+	cr_assert_str_eq(cfg.inputs[1].js_durable, "D");
+	cr_assert_str_eq(cfg.inputs[2].js_stream, "T");
+	cr_assert_str_eq(cfg.inputs[2].js_durable, "netspectra");
+	round_trip(&cfg);
+	ns_config_free(&cfg);
+	/* Without a probe section: the probe's defaults. */
+	load_ok("inputs: [{type: nats}]\n");
+	cr_assert_str_eq(cfg.inputs[0].nats_url, "nats://127.0.0.1:4222");
+	cr_assert_str_eq(cfg.inputs[0].subject, "gons.packets.raw");
+	ns_config_free(&cfg);
+}
+
+Test(config, nats_input_errors)
+{
+	expect_error("inputs: [{type: nats, jetstream: {durable: d}}]\n", "1:34",
+	    "missing required key \"stream\"", NULL);
+	expect_error("inputs: [{type: nats, jetstream: {stream: a.b}}]\n",
+	    "1:43", "JetStream name", NULL);
+	expect_error("inputs: [{type: pcap, jetstream: {stream: a}}]\n", "1:23",
+	    "does not apply", NULL);
+	expect_error("inputs: [{type: nats, jetstream: {strem: a}}]\n", "1:35",
+	    "did you mean \"stream\"", NULL);
+}
