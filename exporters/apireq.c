@@ -976,25 +976,27 @@ sql_where(FILE *fp, const struct ns_apireq *r)
 }
 
 /*
- * Per (Node, TaskName, PeriodStart, Generation, key) the largest row; per
- * (TaskName, key) their sum; per task the sums and the number of keys.
+ * Per (Node, TaskName, PeriodStart, Generation, key) the largest row (the
+ * latest snapshot's, and one of a re-sent batch's copies); per task their
+ * sums and the number of distinct keys.  uniqExact over the key tuple
+ * instead of a second GROUP BY by key saves one large hash table: about
+ * twice as fast over 10M rows on 18.16.  The tuple because uniqExact takes
+ * at most 8 Nullable arguments.
  */
 static int
 sql_aggregate(FILE *fp, const struct ns_apireq *r, const char *table)
 {
 	int rc;
 
-	fprintf(fp, "SELECT TaskName, toString(sum(kb)) AS TotalBytes, "
-	    "toString(sum(kp)) AS TotalPackets, toString(count()) AS FlowCount"
-	    " FROM (SELECT TaskName, sum(pb) AS kb, sum(pp) AS kp FROM "
-	    "(SELECT TaskName, %s, max(ByteCount) AS pb, max(PacketCount) AS pp"
-	    " FROM %s", areq_key_cols, table);
+	fprintf(fp, "SELECT TaskName, toString(sum(pb)) AS TotalBytes, "
+	    "toString(sum(pp)) AS TotalPackets, toString(uniqExact(tuple(%s)))"
+	    " AS FlowCount FROM (SELECT TaskName, %s, max(ByteCount) AS pb, "
+	    "max(PacketCount) AS pp FROM %s", areq_key_cols, areq_key_cols,
+	    table);
 	if ((rc = sql_where(fp, r)) != 0)
 		return rc;
 	fprintf(fp, " GROUP BY Node, TaskName, PeriodStart, Generation, %s) "
-	    "GROUP BY "
-	    "TaskName, %s) GROUP BY TaskName ORDER BY TaskName", areq_key_cols,
-	    areq_key_cols);
+	    "GROUP BY TaskName ORDER BY TaskName", areq_key_cols);
 	return 0;
 }
 
