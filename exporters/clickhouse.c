@@ -32,6 +32,7 @@
 #include "log.h"
 #include "slot.h"
 #include "snapshot.h"
+#include "spool.h"
 #include "supervisor.h"
 
 #define CH_PATH_MAX	4096
@@ -122,70 +123,6 @@ ns_ch_counts(const struct ns_engine *e, unsigned id, struct ns_ch_counts *c)
 
 /* ---- the spool directory ------------------------------------------------ */
 
-static int
-ch_mkdirs(const char *path)
-{
-	char buf[CH_PATH_MAX], *p;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0750) != 0 && errno != EEXIST ? -errno : 0;
-}
-
-/* A batch file: not hidden (being written), one of ours. */
-static int
-ch_is_batch(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".tsv") == 0;
-}
-
-/* Bytes and files waiting in dir. */
-static void
-ch_spool_usage(const char *dir, uint64_t *bytes, uint64_t *files)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat st;
-
-	*bytes = *files = 0;
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!ch_is_batch(de->d_name) ||
-		    fstatat(dirfd(d), de->d_name, &st, 0) != 0)
-			continue;
-		*bytes += (uint64_t)st.st_size;
-		(*files)++;
-	}
-	closedir(d);
-}
-
-/* The spool directory and what is in it, handed to uid:gid. */
-static void
-ch_chown_dir(const char *dir, uid_t uid, gid_t gid)
-{
-	DIR *d;
-	struct dirent *de;
-
-	if (chown(dir, uid, gid) != 0)
-		log_warn("chown %s", dir);
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' && fchownat(dirfd(d), de->d_name, uid,
-		    gid, AT_SYMLINK_NOFOLLOW) != 0)
-			log_warn("chown %s/%s", dir, de->d_name);
-	closedir(d);
-}
 
 void
 ns_ch_spool_prepare(const struct ns_config *cfg, int drop, uid_t uid,
@@ -198,13 +135,13 @@ ns_ch_spool_prepare(const struct ns_config *cfg, int drop, uid_t uid,
 	for (id = 0; id < NS_EXPORT_WRITERS; id++) {
 		if (ns_ch_spool_dir(cfg, id, dir, sizeof(dir)) != 0)
 			continue;
-		if ((rc = ch_mkdirs(dir)) != 0) {
+		if ((rc = ns_spool_mkdirs(dir)) != 0) {
 			log_warnx("clickhouse spool %s: %s", dir, strerror(-rc));
 			continue;
 		}
 		if (!drop)
 			continue;
-		ch_chown_dir(dir, uid, gid);
+		ns_spool_chown(dir, uid, gid);
 		/* The spool root too, when we made it (not state_dir). */
 		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 			*slash = '\0';
@@ -349,37 +286,14 @@ struct ch_snap {
 	size_t		 nheld;
 };
 
-/* Write a batch file whole under a hidden name, then link it in. */
+/* A batch file into the spool (spool.h): <sequence>.<flows|hh>.tsv. */
 static int
 ch_write_file(const struct ch_snap *s, const struct ch_batch *b)
 {
-	char tmp[CH_PATH_MAX + 64], path[CH_PATH_MAX + 64];
-	uint64_t seq = ns_real_now_ns();
-	int fd, rc = 0;
-	ssize_t n;
-	size_t off;
+	char suffix[32];
 
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%ld-%" PRIu64, s->dir,
-	    (long)getpid(), seq);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640)) == -1)
-		return -errno;
-	for (off = 0; off < b->len && rc == 0; off += (size_t)n)
-		if ((n = write(fd, b->buf + off, b->len - off)) < 0)
-			rc = -errno;
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	/* link() never replaces: two producers may pick the same time. */
-	while (rc == 0) {
-		snprintf(path, sizeof(path), "%s/%020" PRIu64 ".%s.tsv",
-		    s->dir, seq++, s->suffix);
-		if (link(tmp, path) == 0)
-			break;
-		if (errno != EEXIST)
-			rc = -errno;
-	}
-	unlink(tmp);
-	return rc;
+	snprintf(suffix, sizeof(suffix), "%s.tsv", s->suffix);
+	return ns_spool_write(s->dir, suffix, b->buf, b->len);
 }
 
 /* A batch into the spool, or its rows counted as dropped. */
@@ -585,12 +499,12 @@ ch_snap_init(struct ch_snap *s, const struct ns_engine *e, unsigned id,
 	s->defer = !final;
 	ch_gen_id(e, g, s->gen_id, sizeof(s->gen_id));
 	if ((rc = ns_ch_spool_dir(e->cfg, id, s->dir, sizeof(s->dir))) != 0 ||
-	    (rc = ch_mkdirs(s->dir)) != 0) {
+	    (rc = ns_spool_mkdirs(s->dir)) != 0) {
 		s->count_only = 1;
 		s->err = rc;
 		return 0;
 	}
-	ch_spool_usage(s->dir, &s->spool_used, &files);
+	ns_spool_usage(s->dir, "tsv", &s->spool_used, &files);
 	return 0;
 }
 
@@ -662,70 +576,6 @@ struct ch_child {
 	double			 last_live;
 };
 
-static int
-ch_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The batch files in delivery order; *n of them.  NULL if none. */
-static char **
-ch_list(const char *dir, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **v = NULL, **p;
-	size_t cap = 0;
-
-	*n = 0;
-	if (d == NULL)
-		return NULL;
-	while ((de = readdir(d)) != NULL) {
-		if (!ch_is_batch(de->d_name))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((p = realloc(v, cap * sizeof(*v))) == NULL)
-				break;
-			v = p;
-		}
-		if ((v[*n] = strdup(de->d_name)) != NULL)
-			(*n)++;
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(v, *n, sizeof(*v), ch_name_cmp);
-	return v;
-}
-
-static char *
-ch_read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) ==
-	    NULL) {
-		close(fd);
-		return NULL;
-	}
-	for (*len = 0; *len < (size_t)st.st_size; *len += (size_t)n)
-		if ((n = read(fd, buf + *len, (size_t)st.st_size - *len)) <= 0)
-			break;
-	close(fd);
-	/* Half a batch would be acknowledged and unlinked as a whole. */
-	if (*len != (size_t)st.st_size) {
-		free(buf);
-		errno = EIO;
-		return NULL;
-	}
-	return buf;
-}
-
 static uint64_t
 ch_count_rows(const char *buf, size_t len)
 {
@@ -786,7 +636,7 @@ ch_reject(struct ch_child *x, const char *name, const char *why)
 	snprintf(to, sizeof(to), "%s/rejected", x->dir);
 	(void)mkdir(to, 0750);
 	snprintf(to, sizeof(to), "%s/rejected/%s", x->dir, name);
-	if ((buf = ch_read_file(from, &len)) != NULL)
+	if ((buf = ns_spool_read(from, &len)) != NULL)
 		ch_count(&ws->rejected_rows, ch_count_rows(buf, len));
 	free(buf);
 	ch_count(&ws->rejected_batches, 1);
@@ -826,7 +676,7 @@ ch_send_file(struct ch_child *x, const char *name)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", x->dir, name);
-	if ((buf = ch_read_file(path, &len)) == NULL) {
+	if ((buf = ns_spool_read(path, &len)) == NULL) {
 		if (errno == ENOENT)
 			return 0;
 		rc = -errno;
@@ -863,7 +713,7 @@ ch_update_gauges(struct ch_child *x)
 	struct ns_export_wstats *ws = ch_stats(x->e, x->id);
 	uint64_t bytes, files;
 
-	ch_spool_usage(x->dir, &bytes, &files);
+	ns_spool_usage(x->dir, "tsv", &bytes, &files);
 	ns_store_relaxed(&ws->spool_bytes, bytes);
 	ns_store_relaxed(&ws->spool_files, files);
 }
@@ -885,17 +735,16 @@ ch_deliver(struct ch_child *x, double deadline)
 		}
 		x->schema_ok = 1;
 	}
-	v = ch_list(x->dir, &n);
-	for (i = 0; i < n; i++) {
-		if (rc == 0 && ns_mono_now() >= deadline)
+	v = ns_spool_list(x->dir, "tsv", &n);
+	for (i = 0; i < n && rc == 0; i++) {
+		if (ns_mono_now() >= deadline)
 			rc = -ETIMEDOUT;
-		if (rc == 0 && (rc = ch_send_file(x, v[i])) != 0)
+		else if ((rc = ch_send_file(x, v[i])) != 0)
 			ch_failed(x, rc);
-		else if (rc == 0)
+		else
 			ch_recovered(x);
-		free(v[i]);
 	}
-	free(v);
+	ns_spool_list_free(v, n);
 	ch_update_gauges(x);
 }
 
@@ -934,22 +783,6 @@ ch_live(struct ch_child *x)
 	ch_update_gauges(x);
 }
 
-/* Hidden files of producers that died while writing them. */
-static void
-ch_clean_tmp(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	long pid;
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (sscanf(de->d_name, ".tmp-%ld-", &pid) == 1 && pid > 0 &&
-		    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-			unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-}
 
 /* The period exporter has written the run's last final snapshot. */
 static int
@@ -986,12 +819,12 @@ ch_child_init(struct ch_child *x, struct ns_engine *e, const struct ns_child *c)
 		exit(NS_EXIT_NORESPAWN);
 	}
 	if ((rc = ns_ch_spool_dir(e->cfg, x->id, x->dir, sizeof(x->dir))) !=
-	    0 || (rc = ch_mkdirs(x->dir)) != 0) {
+	    0 || (rc = ns_spool_mkdirs(x->dir)) != 0) {
 		log_warnx("clickhouse writer %s: spool %s: %s", x->name, x->dir,
 		    strerror(-rc));
 		exit(NS_EXIT_NORESPAWN);
 	}
-	ch_clean_tmp(x->dir);
+	ns_spool_clean_tmp(x->dir);
 	ch_update_gauges(x);
 }
 

@@ -1,6 +1,7 @@
 /*
- * file.h -- the text, jsonl and csv writers: Go2NetSpectra's layout
- * <root_path>/<timestamp>/<task>/ with the flows and a summary.json.
+ * file.h -- the text, jsonl and csv writers: <root_path>/<timestamp>/
+ * <task>/ with the flows and a summary.json, in netspectra's layout or
+ * (ns_config_writer.layout) exactly Go2NetSpectra's names and formats.
  */
 #ifndef NS_FILE_H
 #define NS_FILE_H
@@ -19,7 +20,12 @@ int	 ns_file_write_exact(const struct ns_config_writer *,
 	    const struct ns_engine *, uint64_t g, uint64_t period_start,
 	    int final);
 
-/* The same for every sketch task: count.*, size.* or spread.* files. */
+/*
+ * The same for every sketch task: count.*, size.* or spread.* files
+ * (Go2NetSpectra's count_hh.txt, size_hh.txt, spread_ss.txt); keys over a
+ * threshold left out are counted in summary.json and, for a final
+ * snapshot, logged.
+ */
 int	 ns_file_write_sketch(const struct ns_config_writer *,
 	    const struct ns_engine *, uint64_t g, uint64_t period_start,
 	    int final);

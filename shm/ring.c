@@ -6,7 +6,6 @@
 #include "ring.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <urcu/arch.h>
@@ -93,6 +92,7 @@ void
 ns_ring_prod_init(struct ns_ring_prod *p, struct ns_ring *r)
 {
 	p->r = r;
+	p->bell = NULL;
 	p->head = ns_load_relaxed(&r->head);
 	/* Acquire, pairs with the consumer's release of the commit word. */
 	p->tail = NS_RING_TAIL(ns_load_acquire(&r->commit));
@@ -104,6 +104,13 @@ ns_ring_prod_init(struct ns_ring_prod *p, struct ns_ring *r)
 		p->resume_idx = r->resume[1].pos > r->resume[0].pos ? 1 : 0;
 	else
 		p->resume_idx = r->resume[1].head == p->head ? 1 : 0;
+}
+
+/* Ring bell after each publication (NULL: nobody sleeps on this ring). */
+void
+ns_ring_prod_bell(struct ns_ring_prod *p, struct ns_bell *bell)
+{
+	p->bell = bell;
 }
 
 int
@@ -147,24 +154,34 @@ ns_ring_reserve(struct ns_ring_prod *p, unsigned want,
 	return (unsigned)free;
 }
 
-/* Blocking reserve for file inputs: backpressure, never a drop. */
+#define RING_SPINS	128		/* cpu_relax turns before a sleep */
+#define RING_PROD_SLEEP	10000000u	/* ns: a stop request is seen this soon */
+
+/*
+ * Blocking reserve: backpressure, never a drop.  Spins briefly (a worker
+ * busy with a batch commits within microseconds), then sleeps on the
+ * ring's space bell until a commit rings it.
+ */
 int
 ns_ring_reserve_wait(struct ns_ring_prod *p, unsigned want,
     struct ns_record **recp, volatile sig_atomic_t *stop)
 {
-	struct timespec ts = { 0, 20000 };
 	unsigned n, spins = 0;
+	uint32_t ticket;
 
 	while ((n = ns_ring_reserve(p, want, recp)) == 0) {
 		if (stop != NULL && *stop)
 			return -EINTR;
-		if (spins < 64)
+		if (spins++ < RING_SPINS) {
 			caa_cpu_relax();
-		else if (spins < 256)
-			sched_yield();
-		else
-			nanosleep(&ts, NULL);
-		spins++;
+			continue;
+		}
+		ticket = ns_bell_prepare(&p->r->space);
+		if ((n = ns_ring_reserve(p, want, recp)) != 0) {
+			ns_bell_cancel(&p->r->space);
+			break;
+		}
+		ns_bell_wait(&p->r->space, ticket, RING_PROD_SLEEP);
 	}
 	return (int)n;
 }
@@ -179,6 +196,8 @@ ns_ring_publish(struct ns_ring_prod *p, unsigned n)
 	 * consumer can see them counted.
 	 */
 	ns_store_release(&p->r->head, p->head);
+	if (p->bell != NULL && n > 0)
+		ns_bell_ring(p->bell);
 }
 
 /*
@@ -260,4 +279,14 @@ ns_ring_commit(struct ns_ring_cons *c)
 	 * before the producer may reuse their space.
 	 */
 	ns_store_release(&c->r->commit, c->tail << 1);
+	ns_ring_committed(c);
 }
+
+/* After the commit word moved (here or in the journal): wake a producer
+ * waiting for space. */
+void
+ns_ring_committed(struct ns_ring_cons *c)
+{
+	ns_bell_ring(&c->r->space);
+}
+

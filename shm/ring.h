@@ -12,6 +12,14 @@
  *
  * Producer and consumer keep process-local handles that cache the other
  * side's counter, so the shared lines are touched about once per batch.
+ *
+ * Waiting sides sleep on doorbells (bell.h) instead of polling: a
+ * producer waiting for space on the ring's space bell, rung by commits; a
+ * consumer reading several rings on one data bell that every producer
+ * feeding it rings after a publication (ns_ring_prod_bell).  A worker's
+ * data bell is the one in its first ring (input 0), in the read-mostly
+ * line, so that a ring costs the producer one load of a line nobody
+ * writes while the consumer is busy.
  */
 #ifndef NS_RING_H
 #define NS_RING_H
@@ -19,6 +27,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "bell.h"
 #include "record.h"
 #include "segment.h"
 
@@ -30,12 +39,14 @@ struct ns_ring_resume {
 struct ns_ring {
 	uint64_t	capacity;	/* records, a power of two */
 	uint64_t	mask;
-	uint64_t	spare0[6];
+	struct ns_bell	data;		/* its consumer sleeps here (above) */
+	uint64_t	spare0[5];
 	/* Producer line. */
 	uint64_t	head __attribute__((aligned(64)));
 	uint64_t	full;		/* ring_full drops (live inputs) */
 	struct ns_ring_resume resume[2];
-	uint64_t	spare1[2];
+	struct ns_bell	space;		/* its producer sleeps here */
+	uint64_t	spare1;
 	/* Consumer line. */
 	uint64_t	commit __attribute__((aligned(64)));
 	uint64_t	spare2[7];
@@ -51,6 +62,7 @@ struct ns_ring_dir {
 
 struct ns_ring_prod {
 	struct ns_ring	*r;
+	struct ns_bell	*bell;		/* the consumer's data bell, or NULL */
 	uint64_t	 head;		/* == r->head: single producer */
 	uint64_t	 tail;		/* committed tail last seen */
 	unsigned	 resume_idx;	/* resume[] entry matching head */
@@ -73,6 +85,7 @@ unsigned	 ns_ring_count(const struct ns_seg *);
 
 /* Producer. */
 void		 ns_ring_prod_init(struct ns_ring_prod *, struct ns_ring *);
+void		 ns_ring_prod_bell(struct ns_ring_prod *, struct ns_bell *);
 int		 ns_ring_prod_resume_pos(const struct ns_ring_prod *,
 		    uint64_t *posp);
 unsigned	 ns_ring_reserve(struct ns_ring_prod *, unsigned want,
@@ -90,6 +103,7 @@ unsigned	 ns_ring_peek(struct ns_ring_cons *, unsigned max,
 		    const struct ns_record **recp);
 void		 ns_ring_consume(struct ns_ring_cons *, unsigned n);
 void		 ns_ring_commit(struct ns_ring_cons *);
+void		 ns_ring_committed(struct ns_ring_cons *);
 uint64_t	*ns_ring_commit_word(struct ns_ring *);
 
 #endif /* NS_RING_H */

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define NS_SEG_MAGIC	0x4e53504543545241ULL	/* "NSPECTRA" */
-#define NS_SEG_ABI	7	/* 7: NATS input counters and checkpoints (2026-12-04) */
+#define NS_SEG_ABI	8	/* 8: alerter state, record hash (2026-12-04) */
 
 enum ns_seg_section {
 	NS_SEG_SLOTS = 0,	/* slot table; page-aligned, see ns_seg_make_writable */

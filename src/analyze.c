@@ -16,9 +16,11 @@
 
 #include "addr.h"
 #include "capture.h"
+#include "clickhouse.h"
 #include "exporter.h"
 #include "file.h"
 #include "log.h"
+#include "nats_writer.h"
 #include "output.h"
 #include "reader.h"
 #include "slot.h"
@@ -31,6 +33,7 @@ struct analyze_sink {
 	FILE *flows;			/* stdout */
 	FILE *summary;			/* stdout, or stderr under --flows */
 	uint64_t period_start;
+	struct ns_sketch_report rep[NS_CONFIG_MAX_TASKS][3]; /* summed */
 };
 
 static void
@@ -40,6 +43,8 @@ sink_sketch_one(void *arg, const struct ns_sketch_task *t,
 {
 	struct analyze_sink *s = arg;
 
+	if (s->o->heavy == NS_FLOWS_NONE)
+		return;
 	if (s->o->heavy == NS_FLOWS_CSV)
 		ns_output_sketch_csv(s->flows, t->cfg->name, &t->flow,
 		    s->period_start, ns_sketch_kind_name(kind), key, value, err);
@@ -59,10 +64,14 @@ sink_csv_headers(struct analyze_sink *s, const struct ns_engine *e)
 		ns_output_sketch_csv_header(s->flows, &e->sketches[t].flow);
 }
 
-/* Heavy hitters by count and size, or spreaders, of every sketch task. */
+/*
+ * Heavy hitters by count and size, or spreaders, of every sketch task:
+ * printed under --heavy-hitters, counted for the summary always.
+ */
 static int
 sink_sketches(struct analyze_sink *s, const struct ns_engine *e, uint64_t g)
 {
+	struct ns_sketch_report r, *sum;
 	enum ns_sketch_kind kind;
 	unsigned k;
 	int rc;
@@ -72,10 +81,15 @@ sink_sketches(struct analyze_sink *s, const struct ns_engine *e, uint64_t g)
 
 		for (kind = t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_COUNT;
 		    kind <= (t->spread ? NS_SKETCH_SPREAD : NS_SKETCH_SIZE);
-		    kind++)
-			if ((rc = ns_snapshot_sketch(e, g, k, kind,
-			    sink_sketch_one, s)) < 0)
+		    kind++) {
+			if ((rc = ns_snapshot_sketch_stats(e, g, k, kind,
+			    sink_sketch_one, s, &r)) < 0)
 				return rc;
+			sum = &s->rep[k][kind];
+			sum->reported += r.reported;
+			sum->cut += r.cut;
+			sum->unreported += r.unreported;
+		}
 	}
 	return 0;
 }
@@ -103,11 +117,14 @@ sink_period(void *arg, const struct ns_engine *e, uint64_t g,
 	 * exporter process writes it. */
 	if (first)
 		sink_csv_headers(s, e);
-	/* The configured file writers get every period's final snapshot. */
+	/* Every configured writer gets every period's final snapshot, as
+	 * the daemon's: ClickHouse and NATS through their spools. */
+	ns_ch_spool_final_all(e, g, period_start);
+	ns_natsw_spool_final_all(e, g, period_start);
 	if ((rc = ns_file_write_all(e, g, period_start, 1, NULL)) != 0)
 		return rc;
 	s->period_start = period_start;
-	if (s->o->heavy != NS_FLOWS_NONE && (rc = sink_sketches(s, e, g)) != 0)
+	if ((rc = sink_sketches(s, e, g)) != 0)
 		return rc;
 	if (s->o->flows == NS_FLOWS_NONE)
 		return ferror(s->flows) ? -EIO : 0;
@@ -180,6 +197,11 @@ sink_end(void *arg, const struct ns_engine *e)
 	static struct ns_analyze_totals t;
 
 	totals_collect(e, &t);
+	for (unsigned k = 0; k < e->nsketches; k++)
+		for (int kind = 0; kind < 3; kind++) {
+			t.sketch_reported[k][kind] = s->rep[k][kind].reported;
+			t.sketch_unreported[k][kind] = s->rep[k][kind].unreported;
+		}
 	ns_analyze_print(s->summary, &t, s->o->summary);
 	return fflush(s->summary) != 0 ? -errno : 0;
 }
@@ -192,23 +214,71 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 	ns_capture_files_main(e, c->index, c->arg);
 }
 
-static void
-warn_writers(const struct ns_config *cfg)
-{
-	const struct ns_config_exact *ex = &cfg->aggregator.exact;
-	const struct ns_config_sketch *sk = &cfg->aggregator.sketch;
-	unsigned i;
+/* ---- spools ------------------------------------------------------------ */
 
-	for (i = 0; i < ex->nwriters; i++)
-		if (ex->writers[i].enabled &&
-		    !ns_file_writer_supported(&ex->writers[i]))
-			log_info("%s writer: not used by analyze (files only)",
-			    ns_config_writer_type_name(ex->writers[i].type));
-	for (i = 0; i < sk->nwriters; i++)
-		if (sk->writers[i].enabled &&
-		    !ns_file_writer_supported(&sk->writers[i]))
-			log_info("%s writer: not used by analyze (files only)",
-			    ns_config_writer_type_name(sk->writers[i].type));
+static int
+analyze_has_spools(const struct ns_config *cfg)
+{
+	unsigned id;
+
+	for (id = 0; id < NS_EXPORT_WRITERS; id++)
+		if (ns_ch_writer(cfg, id) != NULL ||
+		    ns_natsw_writer(cfg, id) != NULL)
+			return 1;
+	return 0;
+}
+
+int
+ns_analyze_spool_begin(struct ns_config *cfg)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096], *copy;
+
+	if (!analyze_has_spools(cfg))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/netspectra-analyze.XXXXXX",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL || (copy = strdup(dir)) == NULL) {
+		log_warn("spool directory %s", dir);
+		return -errno;
+	}
+	free(cfg->daemon.state_dir);
+	cfg->daemon.state_dir = copy;
+	return 0;
+}
+
+/* rmdir, and a word when something is left in it. */
+static void
+analyze_rmdir(const char *dir, int *kept)
+{
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return;
+	if (errno == ENOTEMPTY || errno == EEXIST) {
+		if (!*kept)
+			log_warnx("undelivered batches are kept in %s", dir);
+		*kept = 1;
+		return;
+	}
+	log_warn("rmdir %s", dir);
+}
+
+void
+ns_analyze_spool_end(const struct ns_config *cfg)
+{
+	char dir[4096];
+	unsigned id;
+	int kept = 0;
+
+	if (!analyze_has_spools(cfg))
+		return;
+	for (id = 0; id < NS_EXPORT_WRITERS; id++) {
+		if (ns_ch_spool_dir(cfg, id, dir, sizeof(dir)) == 0 ||
+		    ns_natsw_spool_dir(cfg, id, dir, sizeof(dir)) == 0)
+			analyze_rmdir(dir, &kept);
+	}
+	snprintf(dir, sizeof(dir), "%s/spool", cfg->daemon.state_dir);
+	analyze_rmdir(dir, &kept);
+	analyze_rmdir(cfg->daemon.state_dir, &kept);
 }
 
 /* Every file must open before anything runs. */
@@ -245,6 +315,20 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 		    ns_worker_child, NULL)) != 0)
 			return rc;
 	}
+	/* ClickHouse and NATS writers: a process each, as in the daemon;
+	 * each delivers its spool before it ends, and so before we do. */
+	for (w = 0; w < NS_EXPORT_WRITERS; w++) {
+		if ((w < NS_CONFIG_MAX_WRITERS ? e->ntasks : e->nsketches) == 0)
+			continue;
+		if (ns_ch_writer(e->cfg, w) != NULL && (rc = ns_supervisor_add(
+		    sup, "ns-export-ch", NS_ROLE_EXPORTER, w, ns_ch_child,
+		    NULL)) != 0)
+			return rc;
+		if (ns_natsw_writer(e->cfg, w) != NULL && (rc =
+		    ns_supervisor_add(sup, "ns-export-nats", NS_ROLE_EXPORTER,
+		    w, ns_natsw_child, NULL)) != 0)
+			return rc;
+	}
 	return ns_supervisor_add(sup, "ns-export-flows", NS_ROLE_EXPORTER, 0,
 	    ns_exporter_child, sink);
 }
@@ -265,7 +349,8 @@ ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *o,
 
 	if ((rc = check_files(o)) != 0)
 		return rc;
-	warn_writers(cfg);
+	ns_ch_spool_prepare(cfg, 0, 0, 0);
+	ns_natsw_spool_prepare(cfg, 0, 0, 0);
 	if ((rc = ns_engine_init(&e, cfg, 1, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
 		return rc;
@@ -296,6 +381,29 @@ proto_name(int p)
 	case 132: return "sctp";
 	default: return NULL;
 	}
+}
+
+/* Spread tasks count under NS_SKETCH_SPREAD, the others under COUNT, SIZE. */
+static int
+sketch_is_spread(const struct ns_analyze_totals *t, unsigned k)
+{
+	return strcmp(t->sketch_kind[k], "super-spreaders") == 0;
+}
+
+static void
+print_sketch(FILE *out, const struct ns_analyze_totals *t, unsigned k)
+{
+	const uint64_t *r = t->sketch_reported[k], *u = t->sketch_unreported[k];
+
+	fprintf(out, "sketch %s: %s, memory %" PRIu64 " bytes", t->sketch_name[k],
+	    t->sketch_kind[k], t->sketch_bytes[k]);
+	if (sketch_is_spread(t, k))
+		fprintf(out, ", reported %" PRIu64 ", unreported %" PRIu64 "\n",
+		    r[NS_SKETCH_SPREAD], u[NS_SKETCH_SPREAD]);
+	else
+		fprintf(out, ", reported %" PRIu64 "/%" PRIu64 ", unreported %"
+		    PRIu64 "/%" PRIu64 " (count/size)\n", r[NS_SKETCH_COUNT],
+		    r[NS_SKETCH_SIZE], u[NS_SKETCH_COUNT], u[NS_SKETCH_SIZE]);
 }
 
 static void
@@ -337,11 +445,32 @@ print_table(FILE *out, const struct ns_analyze_totals *t)
 		    t->task[k].table_full, t->task_bytes_per_flow[k],
 		    t->task_max_flows[k]);
 	for (unsigned k = 0; k < t->nsketches; k++)
-		fprintf(out, "sketch %s: %s, memory %" PRIu64 " bytes\n",
-		    t->sketch_name[k], t->sketch_kind[k], t->sketch_bytes[k]);
+		print_sketch(out, t, k);
 	if (t->shm_bytes != 0)
 		fprintf(out, "%-24s %15" PRIu64 "\n", "shared memory bytes",
 		    t->shm_bytes);
+}
+
+/* {"name":..,"kind":..,"memory_bytes":..,"reported":{..},"unreported":{..}} */
+static void
+print_sketch_json(FILE *out, const struct ns_analyze_totals *t, unsigned k)
+{
+	const uint64_t *v[2] = { t->sketch_reported[k], t->sketch_unreported[k] };
+	const char *names[2] = { "reported", "unreported" };
+
+	fprintf(out, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"memory_bytes\":%"
+	    PRIu64, k ? "," : "", t->sketch_name[k], t->sketch_kind[k],
+	    t->sketch_bytes[k]);
+	for (int i = 0; i < 2; i++) {
+		if (sketch_is_spread(t, k))
+			fprintf(out, ",\"%s\":{\"spread\":%" PRIu64 "}",
+			    names[i], v[i][NS_SKETCH_SPREAD]);
+		else
+			fprintf(out, ",\"%s\":{\"count\":%" PRIu64 ",\"size\":%"
+			    PRIu64 "}", names[i], v[i][NS_SKETCH_COUNT],
+			    v[i][NS_SKETCH_SIZE]);
+	}
+	fputc('}', out);
 }
 
 static void
@@ -377,9 +506,7 @@ print_json(FILE *out, const struct ns_analyze_totals *t)
 		    t->task_bytes_per_flow[k]);
 	fprintf(out, "],\"sketches\":[");
 	for (unsigned k = 0; k < t->nsketches; k++)
-		fprintf(out, "%s{\"name\":\"%s\",\"kind\":\"%s\","
-		    "\"memory_bytes\":%" PRIu64 "}", k ? "," : "",
-		    t->sketch_name[k], t->sketch_kind[k], t->sketch_bytes[k]);
+		print_sketch_json(out, t, k);
 	fprintf(out, "],\"shm_bytes\":%" PRIu64 "}\n", t->shm_bytes);
 }
 

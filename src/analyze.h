@@ -48,12 +48,27 @@ struct ns_analyze_totals {
 	const char *sketch_name[NS_CONFIG_MAX_TASKS];
 	const char *sketch_kind[NS_CONFIG_MAX_TASKS];
 	uint64_t sketch_bytes[NS_CONFIG_MAX_TASKS];
+	/* summed over the periods, by enum ns_sketch_kind: keys reported,
+	 * and keys over a threshold not reported (ns_snapshot_sketch_stats;
+	 * of the periods this exporter process wrote) */
+	uint64_t sketch_reported[NS_CONFIG_MAX_TASKS][3];
+	uint64_t sketch_unreported[NS_CONFIG_MAX_TASKS][3];
 	uint64_t shm_bytes;
 };
 
 /* 0 when every file was read to its end; -EIO (after printing the
  * summary of what was read) when a file was cut; -EINVAL, before reading
  * anything, when a file is not a readable capture. */
+/*
+ * analyze's ClickHouse and NATS spools: a directory of its own under
+ * $TMPDIR becomes cfg's state_dir (netspectrad delivers and deletes what
+ * lies under its own), for writers without a spool_dir.  0 or -errno.
+ * After the run, the directory goes if it is empty, and is named if
+ * batches are left in it.
+ */
+int	 ns_analyze_spool_begin(struct ns_config *);
+void	 ns_analyze_spool_end(const struct ns_config *);
+
 int ns_analyze_run(const struct ns_config *cfg, const struct ns_analyze_opts *opts,
     FILE *out);
 void ns_analyze_print(FILE *out, const struct ns_analyze_totals *t,

@@ -10,7 +10,8 @@
  * only what lies at or past that ring's position: nothing is lost and
  * nothing is counted twice, whenever the previous process was killed.
  *
- * Files apply backpressure: a full ring is waited on, never dropped from.
+ * Files apply backpressure: a full ring is waited on, never dropped from;
+ * live captures too, unless configured to drop (ring_full: drop).
  */
 #include "capture.h"
 
@@ -29,6 +30,7 @@
 #include "gen.h"
 #include "clock.h"
 #include "log.h"
+#include "nats_writer.h"
 #include "reader.h"
 #include "ring.h"
 #include "supervisor.h"
@@ -328,6 +330,8 @@ cap_init(struct ns_capture *c, struct ns_engine *e, unsigned input)
 		struct ns_cap_ring *r = &c->ring[w];
 
 		ns_ring_prod_init(&r->prod, ns_engine_ring(e, input, w));
+		/* Worker w sleeps on the data bell of its first ring. */
+		ns_ring_prod_bell(&r->prod, &ns_engine_ring(e, 0, w)->data);
 		if (ns_ring_prod_resume_pos(&r->prod, &r->pos) != 0)
 			r->pos = 0;
 		if (w == 0 || r->pos < c->replay_end)
@@ -372,11 +376,22 @@ ns_capture_files_main(struct ns_engine *e, unsigned input,
 	cap_boundary(&c, f, NS_ENGINE_END);
 	cap_publish_all(&c);
 	ns_store_relaxed(&st->frames, f);
-	/* Release, pairs with the acquire of done in the worker's drain
-	 * check: every record is published before the input reads done. */
-	ns_store_release(&st->done, c.failed ? NS_INPUT_DONE | NS_INPUT_FAILED :
+	ns_capture_done(&c, c.failed ? NS_INPUT_DONE | NS_INPUT_FAILED :
 	    NS_INPUT_DONE);
 	exit(0);
+}
+
+void
+ns_capture_done(struct ns_capture *c, uint64_t flags)
+{
+	unsigned w;
+
+	/* Release, pairs with the acquire of done in the worker's drain
+	 * check: every record is published before a worker reads done. */
+	ns_store_release(&ns_engine_input(c->e, c->input)->done, flags);
+	for (w = 0; w < c->e->nworkers; w++)
+		if (c->ring[w].prod.bell != NULL)
+			ns_bell_ring(c->ring[w].prod.bell);
 }
 
 /* ---- the machinery, for the other record inputs (nats_input.c) -------- */
@@ -425,6 +440,7 @@ struct live {
 	double		 stats_at;
 	uint64_t	 bytes;		/* since this process started */
 	uint64_t	 bytes_base;	/* the input's count when it did */
+	int		 drop_on_full;	/* ring_full: drop */
 };
 
 /* The interface of the default route, from /proc/net/route. */
@@ -447,20 +463,32 @@ live_default_iface(char *buf, size_t len)
 	return -ENOENT;
 }
 
-/* A packet dropped on a full ring is counted, never waited for. */
+/*
+ * A full ring is backpressure: the capture publishes what it holds and
+ * waits for the worker, and the kernel's buffer (buffer_size) takes the
+ * burst meanwhile; packets are lost only where the kernel drops them,
+ * and counted there.  With ring_full: drop the packet is dropped at once
+ * and counted as ring_full, as is one whose wait a stop request ended.
+ */
 static void
-live_put(struct ns_capture *c, unsigned w, const struct ns_record *rec)
+live_put(struct live *l, unsigned w, const struct ns_record *rec)
 {
-	struct ns_cap_ring *r = &c->ring[w];
-	unsigned n;
+	struct ns_cap_ring *r = &l->c.ring[w];
+	int n;
 
 	if (r->avail == 0) {
-		cap_publish(c, r);
-		if ((n = ns_ring_reserve(&r->prod, CAP_CHUNK, &r->next)) == 0) {
+		cap_publish(&l->c, r);
+		n = (int)ns_ring_reserve(&r->prod, CAP_CHUNK, &r->next);
+		if (n == 0 && !l->drop_on_full) {
+			cap_publish_all(&l->c);
+			n = ns_ring_reserve_wait(&r->prod, CAP_CHUNK, &r->next,
+			    &cap_stop);
+		}
+		if (n <= 0) {
 			ns_ring_count_full(&r->prod, 1);
 			return;
 		}
-		r->avail = n;
+		r->avail = (unsigned)n;
 	}
 	*r->next++ = *rec;
 	r->avail--;
@@ -480,7 +508,7 @@ live_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 	if (res != NS_PARSE_OK)	/* the hash spreads them over the workers */
 		cap_skipped(&rec, res, h->len, ts, l->c.cur++);
 	rec.input = (uint8_t)l->c.input;
-	live_put(&l->c, ns_engine_pick(l->c.e, rec.hash), &rec);
+	live_put(l, ns_engine_pick(l->c.e, rec.hash), &rec);
 	l->bytes += h->len;
 }
 
@@ -588,14 +616,14 @@ append(char *buf, size_t len, const char *fmt, unsigned a)
 /*
  * The daemon's own traffic is not traffic to measure: the configured
  * filter, and not the ports it serves (Prometheus, the API) or writes to
- * (ClickHouse).
+ * (ClickHouse, the NATS writers' servers).
  */
 static void
 live_own_filter(const struct ns_config *cfg, const char *bpf, char *out,
     size_t len)
 {
 	char own[512] = "";
-	unsigned i, port;
+	unsigned i, j, n, port, nats[8];
 
 	if (cfg->prometheus.enabled && (port = port_of(cfg->prometheus.listen)))
 		append(own, sizeof(own), " or tcp port %u", port);
@@ -608,6 +636,9 @@ live_own_filter(const struct ns_config *cfg, const char *bpf, char *out,
 			append(own, sizeof(own), " or tcp port %u",
 			    w->clickhouse.port);
 	}
+	for (i = 0; i < NS_EXPORT_WRITERS; i++)
+		for (j = 0, n = ns_natsw_ports(cfg, i, nats, 8); j < n; j++)
+			append(own, sizeof(own), " or tcp port %u", nats[j]);
 	if (own[0] == '\0')
 		snprintf(out, len, "%s", bpf ? bpf : "");
 	else if (bpf == NULL || bpf[0] == '\0')
@@ -709,6 +740,7 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 	signal(SIGTERM, cap_on_signal);
 	signal(SIGINT, SIG_IGN);
 	cap_init(&l.c, e, input);
+	l.drop_on_full = in->ring_full_drop;
 	snprintf(iface, sizeof(iface), "%s", in->interface);
 	if (strcmp(iface, "default") == 0 &&
 	    live_default_iface(iface, sizeof(iface)) != 0) {
@@ -750,6 +782,6 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 	live_drain(&l, &pfd);
 	live_stats(&l);
 	live_boundary(&l, NS_ENGINE_END);
-	ns_store_release(&st->done, NS_INPUT_DONE);
+	ns_capture_done(&l.c, NS_INPUT_DONE);
 	exit(0);
 }

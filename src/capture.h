@@ -80,5 +80,8 @@ void	 ns_capture_clock(struct ns_capture *, uint64_t f, uint64_t ts);
 /* A boundary before frame f to a period starting at start (NS_ENGINE_END:
  * the input's end). */
 void	 ns_capture_boundary(struct ns_capture *, uint64_t f, uint64_t start);
+/* The input has ended (NS_INPUT_DONE, maybe | NS_INPUT_FAILED): said in
+ * its state after everything is published, and every worker woken. */
+void	 ns_capture_done(struct ns_capture *, uint64_t flags);
 
 #endif /* NS_CAPTURE_H */

@@ -23,6 +23,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "alert.h"
+#include "dotenv.h"
+
 #define NSC_MAX_DEPTH	32		/* nesting; our schema needs 6 */
 #define NSC_MAX_FILE	(16u << 20)	/* larger is surely a mistake */
 
@@ -73,6 +76,11 @@ static const struct nsc_enum input_types[] = {
 	{ "nats", NS_CONFIG_INPUT_NATS }, { NULL, 0 }
 };
 
+/* What a live capture does at a full worker ring. */
+static const struct nsc_enum ring_full_modes[] = {
+	{ "wait", 0 }, { "drop", 1 }, { NULL, 0 }
+};
+
 static const struct nsc_enum encodings[] = {
 	{ "text", NS_CONFIG_ENC_TEXT }, { "gob", NS_CONFIG_ENC_GOB },
 	{ "pcap", NS_CONFIG_ENC_PCAP }, { NULL, 0 }
@@ -84,11 +92,23 @@ static const struct nsc_enum operators[] = {
 	{ "==", NS_CONFIG_OP_EQ }, { "!=", NS_CONFIG_OP_NE }, { NULL, 0 }
 };
 
+static const struct nsc_enum smtp_tls_modes[] = {
+	{ "auto", NS_CONFIG_SMTP_TLS_AUTO },
+	{ "starttls", NS_CONFIG_SMTP_TLS_STARTTLS },
+	{ "smtps", NS_CONFIG_SMTP_TLS_SMTPS },
+	{ "none", NS_CONFIG_SMTP_TLS_NONE }, { NULL, 0 }
+};
+
 static const struct nsc_enum writer_types[] = {
 	{ "text", NS_CONFIG_WRITER_TEXT }, { "jsonl", NS_CONFIG_WRITER_JSONL },
 	{ "csv", NS_CONFIG_WRITER_CSV }, { "gob", NS_CONFIG_WRITER_GOB },
 	{ "clickhouse", NS_CONFIG_WRITER_CLICKHOUSE },
 	{ "nats", NS_CONFIG_WRITER_NATS }, { NULL, 0 }
+};
+
+static const struct nsc_enum layouts[] = {
+	{ "netspectra", NS_CONFIG_LAYOUT_NETSPECTRA },
+	{ "go2netspectra", NS_CONFIG_LAYOUT_GO2NS }, { NULL, 0 }
 };
 
 static const struct nsc_enum agg_types[] = {
@@ -159,9 +179,11 @@ struct nsc_unit {
 	uint64_t mult;
 };
 
+/* Go's units (micro also as U+00B5 and U+03BC, as Go), and days. */
 static const struct nsc_unit duration_units[] = {
 	{ "h", 3600 * SEC }, { "m", 60 * SEC }, { "s", SEC },
-	{ "ms", 1000000 }, { "us", 1000 }, { "ns", 1 }, { "d", 86400 * SEC },
+	{ "ms", 1000000 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
+	{ "\xce\xbcs", 1000 }, { "ns", 1 }, { "d", 86400 * SEC },
 	{ NULL, 0 }
 };
 
@@ -220,20 +242,77 @@ nsc_unit_add(const char **sp, uint64_t v, const struct nsc_unit *units,
 	return -EINVAL;
 }
 
+/* The multiplier of the unit of n bytes at s, or 0. */
+static uint64_t
+nsc_dur_unit(const char *s, size_t n)
+{
+	const struct nsc_unit *u;
+
+	for (u = duration_units; u->name != NULL; u++)
+		if (strlen(u->name) == n && memcmp(u->name, s, n) == 0)
+			return u->mult;
+	return 0;
+}
+
+/*
+ * One "<number>[.<fraction>]<unit>" at *sp, added to *total.  As Go: the
+ * fraction may stand alone (".5s") or be empty ("1.s"), digits past the
+ * 18th of a fraction are dropped, and the unit runs to the next digit or
+ * '.'.  The fraction is exact here (Go goes through a float64), so "1.5h"
+ * is 5400s in both.
+ */
+static int
+nsc_dur_term(const char **sp, uint64_t *total)
+{
+	const char *s = *sp, *unit;
+	uint64_t v = 0, frac = 0, scale = 1, mult, add;
+	int pre, post = 0;
+
+	if (isdigit((unsigned char)*s) && nsc_digits(&s, &v) < 0)
+		return -EINVAL;
+	pre = s != *sp;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++, post = 1)
+			if (scale < 1000000000000000000ull) {
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+	if (!pre && !post)
+		return -EINVAL;
+	for (unit = s; *s != '\0' && *s != '.' && !isdigit((unsigned char)*s);
+	    s++)
+		;
+	if ((mult = nsc_dur_unit(unit, (size_t)(s - unit))) == 0 ||
+	    v > UINT64_MAX / mult)
+		return -EINVAL;
+	add = (uint64_t)((unsigned __int128)frac * mult / scale);
+	if (v * mult > UINT64_MAX - add || v * mult + add > UINT64_MAX - *total)
+		return -EINVAL;
+	*total += v * mult + add;
+	*sp = s;
+	return 0;
+}
+
 int
 ns_config_parse_duration(const char *s, uint64_t *out)
 {
-	uint64_t total = 0, v;
+	uint64_t total = 0;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL)
 		return -EINVAL;
-	/* Go's time.ParseDuration form, whole numbers only: "1h30m". */
-	while (*s != '\0') {
-		if (nsc_digits(&s, &v) < 0 || !isalpha((unsigned char)*s))
-			return -EINVAL;
-		if (nsc_unit_add(&s, v, duration_units, 0, &total) < 0)
-			return -EINVAL;
+	/* Go takes a sign; a negative duration means nothing here. */
+	if (*s == '+')
+		s++;
+	/* Go's one unitless duration. */
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
 	}
+	if (*s == '\0')
+		return -EINVAL;
+	while (*s != '\0')
+		if (nsc_dur_term(&s, &total) < 0)
+			return -EINVAL;
 	*out = total;
 	return 0;
 }
@@ -1357,6 +1436,38 @@ nsc_check_js_name(const char *s)
 	return NULL;
 }
 
+/*
+ * A subject to publish on: tokens of printable characters between single
+ * dots, no wildcard (a publication to "a.*" goes nowhere useful).
+ */
+static const char *
+nsc_check_pub_subject(const char *s)
+{
+	static const char what[] = "a NATS subject such as netspectra.snapshots "
+	    "(tokens separated by '.', no blanks, '*' or '>')";
+
+	if (s[0] == '\0' || s[0] == '.' || s[strlen(s) - 1] == '.' ||
+	    strstr(s, "..") != NULL || strpbrk(s, " \t\r\n*>") != NULL)
+		return what;
+	return NULL;
+}
+
+/*
+ * An e-mail address as SMTP's MAIL FROM and RCPT TO take it, bare
+ * (user@host, or a local user): no blank, angle bracket, comma or quote.
+ */
+static const char *
+nsc_check_mailbox(const char *s)
+{
+	const char *bad = " \t\r\n<>,;\"()";
+
+	if (s[0] == '\0' || s[0] == '@' || s[strlen(s) - 1] == '@' ||
+	    strpbrk(s, bad) != NULL || strlen(s) > 254)
+		return "an e-mail address such as alerts@example.org (no "
+		    "name, blank, '<', '>' or ',')";
+	return NULL;
+}
+
 /* ----------------------------------------------------------- key fields */
 
 /* "SrcNet/24" or "SrcNet/24/48" into kf; 0 or -1 (reported). */
@@ -1478,7 +1589,9 @@ nsc_fields(struct nsc_parser *p, const struct nsc_node *v, void *base,
 	fl->n = 0;
 	if (nsc_seq(p, v, NS_CONFIG_MAX_FIELDS, "key fields") < 0)
 		return;
-	if (v->nkid == 0)
+	/* Go2NetSpectra's heavy hitters may say element_fields: [];
+	 * nsc_sketch_task() wants them for a spread task. */
+	if (v->nkid == 0 && strcmp(k->name, "element_fields") != 0)
 		nsc_error(p, v, "%s: expected at least one key field, got an "
 		    "empty sequence", p->path);
 	for (size_t i = 0; i < v->nkid; i++) {
@@ -1520,10 +1633,14 @@ nsc_writer_defaults(struct ns_config_writer *w)
 	memset(w, 0, sizeof(*w));
 	w->enabled = true;
 	w->snapshot_interval = 60 * SEC;
+	w->layout = NS_CONFIG_LAYOUT_AUTO;	/* nsc_layouts() decides */
 	w->clickhouse.port = 8123;
 	w->clickhouse.spool_max = GIB;
 	w->clickhouse.batch_rows = 100000;
 	w->clickhouse.timeout = 10 * SEC;
+	w->nats.timeout = 10 * SEC;
+	w->nats.spool_max = GIB;
+	w->nats.reconnect_buffer = 8 * MIB;
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -1536,7 +1653,9 @@ nsc_writer_defaults(struct ns_config_writer *w)
 	    nsc_set(&w->clickhouse.table_prefix, "") < 0 ||
 	    nsc_set(&w->clickhouse.spool_dir, "") < 0 ||
 	    nsc_set(&w->nats.url, "nats://127.0.0.1:4222") < 0 ||
-	    nsc_set(&w->nats.subject, "netspectra.snapshots") < 0)
+	    nsc_set(&w->nats.subject, "netspectra.snapshots") < 0 ||
+	    nsc_set(&w->nats.node, host) < 0 ||
+	    nsc_set(&w->nats.spool_dir, "") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1569,7 +1688,7 @@ nsc_sketch_defaults(struct ns_config_sketch_task *t)
 	t->size = 5;
 	t->base = 0.5;
 	t->b = 1.08;
-	t->top_k = 100;
+	t->top_k = 0;
 }
 
 /* Go2NetSpectra's per_five_tuple task. */
@@ -1594,7 +1713,12 @@ nsc_sections_defaults(struct ns_config *c)
 	c->probe.persistence.num_workers = 4;
 	c->probe.persistence.channel_buffer_size = 10000;
 	c->probe.persistence.encoding = NS_CONFIG_ENC_PCAP;
+	c->probe.persistence.rotate_size = 100 * MIB;
 	c->alerter.check_interval = 60 * SEC;
+	c->alerter.nats_enabled = true;
+	c->alerter.min_notify_interval = 5 * 60 * SEC;
+	c->alerter.timeout = 10 * SEC;
+	c->smtp.port = 587;
 	c->prometheus.enabled = true;
 	c->prometheus.top_k = 10;
 	c->aggregator.types = NS_CONFIG_AGG_EXACT | NS_CONFIG_AGG_SKETCH;
@@ -1609,7 +1733,13 @@ nsc_sections_defaults(struct ns_config *c)
 	    nsc_set(&c->probe.persistence.path, "") < 0 ||
 	    nsc_set(&c->alerter.ai_service_addr, "") < 0 ||
 	    nsc_set(&c->alerter.webhook_url, "") < 0 ||
-	    nsc_set(&c->alerter.nats_subject, "") < 0 ||
+	    nsc_set(&c->alerter.nats_url, "nats://127.0.0.1:4222") < 0 ||
+	    nsc_set(&c->alerter.nats_subject, "netspectra.alerts") < 0 ||
+	    nsc_set(&c->smtp.host, "") < 0 ||
+	    nsc_set(&c->smtp.username, "") < 0 ||
+	    nsc_set(&c->smtp.password, "") < 0 ||
+	    nsc_set(&c->smtp.from, "") < 0 ||
+	    nsc_set(&c->smtp.ca_file, "") < 0 ||
 	    nsc_set(&c->api.http_listen_addr, "127.0.0.1:8080") < 0 ||
 	    nsc_set(&c->api.grpc_listen_addr, "") < 0 ||
 	    nsc_set(&c->api.username, "") < 0 ||
@@ -1688,6 +1818,8 @@ nsc_writer_free(struct ns_config_writer *w)
 	free(w->clickhouse.node);
 	free(w->nats.url);
 	free(w->nats.subject);
+	free(w->nats.node);
+	free(w->nats.spool_dir);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -1728,9 +1860,17 @@ ns_config_free(struct ns_config *c)
 	free(c->probe.persistence.path);
 	free(c->alerter.ai_service_addr);
 	free(c->alerter.webhook_url);
+	free(c->alerter.nats_url);
 	free(c->alerter.nats_subject);
 	for (unsigned i = 0; i < c->alerter.nrules; i++)
 		nsc_rule_free(&c->alerter.rules[i]);
+	free(c->smtp.host);
+	free(c->smtp.username);
+	free(c->smtp.password);
+	free(c->smtp.from);
+	free(c->smtp.ca_file);
+	for (unsigned i = 0; i < c->smtp.nto; i++)
+		free(c->smtp.to[i]);
 	free(c->api.http_listen_addr);
 	free(c->api.grpc_listen_addr);
 	free(c->api.username);
@@ -1786,6 +1926,8 @@ static const struct nsc_key input_keys[] = {
 	{ "buffer_size", NSC_SIZE, FLD(T, buffer_size),
 	    RANGE(64 * KIB, 4 * GIB), .only = PCAP },
 	{ "immediate", NSC_BOOL, FLD(T, immediate), .only = PCAP },
+	{ "ring_full", NSC_ENUM, FLD(T, ring_full_drop), .aux = ring_full_modes,
+	    .only = PCAP },
 	{ "path", NSC_STR, FLD(T, path), .only = FILE_ },
 	{ "url", NSC_STR, FLD(T, nats_url), .only = NATS },
 	{ "subject", NSC_STR, FLD(T, subject), .only = NATS },
@@ -1811,6 +1953,12 @@ static const struct nsc_key persistence_keys[] = {
 	    FLD(T, persistence.channel_buffer_size), RANGE(1, 1u << 24) },
 	{ "encoding", NSC_ENUM, FLD(T, persistence.encoding),
 	    .aux = encodings },
+	{ "rotate_size", NSC_SIZE, FLD(T, persistence.rotate_size),
+	    RANGE(0, 1ull << 50) },
+	{ "rotate_interval", NSC_DUR, FLD(T, persistence.rotate_interval),
+	    RANGE(0, MAX_PERIOD) },
+	{ "max_files", NSC_UINT, FLD(T, persistence.max_files),
+	    RANGE(0, 1000000) },
 	KEYEND
 };
 
@@ -1838,7 +1986,7 @@ static const struct nsc_key rule_keys[] = {
 #undef T
 
 static nsc_fn nsc_inputs, nsc_rules, nsc_writers, nsc_exact_tasks,
-    nsc_sketch_tasks, nsc_types;
+    nsc_sketch_tasks, nsc_types, nsc_recipients;
 
 #define T struct ns_config_alerter
 static const struct nsc_key ai_analysis_keys[] = {
@@ -1853,19 +2001,34 @@ static const struct nsc_key alerter_keys[] = {
 	    RANGE(SEC, MAX_PERIOD) },
 	{ "ai_analysis", NSC_MAP, .aux = ai_analysis_keys },
 	{ "webhook_url", NSC_STR, FLD(T, webhook_url) },
-	{ "nats_subject", NSC_STR, FLD(T, nats_subject) },
+	{ "nats_enabled", NSC_BOOL, FLD(T, nats_enabled) },
+	{ "nats_url", NSC_STR, FLD(T, nats_url) },
+	{ "nats_subject", NSC_STR, FLD(T, nats_subject),
+	    .check = nsc_check_pub_subject },
+	{ "min_notify_interval", NSC_DUR, FLD(T, min_notify_interval),
+	    RANGE(0, MAX_PERIOD) },
+	{ "timeout", NSC_DUR, FLD(T, timeout), RANGE(SEC / 10, 300 * SEC) },
 	{ "rules", NSC_CUSTOM, LIST(T, rules, nrules), .fn = nsc_rules },
 	KEYEND
 };
 #undef T
 
-/* Go2NetSpectra's smtp and ai sections: read for typos, not used. */
+/* Go2NetSpectra's smtp section, and its TLS choice (tls, ca_file). */
+#define T struct ns_config_smtp
 static const struct nsc_key smtp_keys[] = {
-	IGNORED("host"), IGNORED("port"), IGNORED("username"),
-	IGNORED("password"), IGNORED("from"), IGNORED("to"),
+	{ "host", NSC_STR, FLD(T, host) },
+	{ "port", NSC_UINT, FLD(T, port), RANGE(1, 65535) },
+	{ "username", NSC_STR, FLD(T, username) },
+	{ "password", NSC_STR, FLD(T, password) },
+	{ "from", NSC_STR, FLD(T, from), .check = nsc_check_mailbox },
+	{ "to", NSC_CUSTOM, LIST(T, to, nto), .fn = nsc_recipients },
+	{ "tls", NSC_ENUM, FLD(T, tls), .aux = smtp_tls_modes },
+	{ "ca_file", NSC_STR, FLD(T, ca_file) },
 	KEYEND
 };
+#undef T
 
+/* Go2NetSpectra's ai section: read for typos, not used. */
 static const struct nsc_key ai_keys[] = {
 	IGNORED("provider"), IGNORED("api_key"), IGNORED("model"),
 	IGNORED("base_url"), IGNORED("grpc_listen_addr"),
@@ -1948,7 +2111,16 @@ static const struct nsc_key clickhouse_keys[] = {
 
 static const struct nsc_key nats_writer_keys[] = {
 	{ "url", NSC_STR, FLD(T, nats.url) },
-	{ "subject", NSC_STR, FLD(T, nats.subject) },
+	{ "subject", NSC_STR, FLD(T, nats.subject),
+	    .check = nsc_check_pub_subject },
+	{ "node", NSC_STR, FLD(T, nats.node) },
+	{ "timeout", NSC_DUR, FLD(T, nats.timeout),
+	    RANGE(SEC / 10, 3600 * SEC) },
+	{ "spool_dir", NSC_STR, FLD(T, nats.spool_dir) },
+	{ "spool_max", NSC_SIZE, FLD(T, nats.spool_max),
+	    RANGE(1, 1024 * GIB) },
+	{ "reconnect_buffer", NSC_SIZE, FLD(T, nats.reconnect_buffer),
+	    RANGE(64 * KIB, 1 * GIB) },
 	KEYEND
 };
 
@@ -1957,6 +2129,9 @@ static const struct nsc_key writer_keys[] = {
 	{ "enabled", NSC_BOOL, FLD(T, enabled) },
 	{ "snapshot_interval", NSC_DUR, FLD(T, snapshot_interval),
 	    RANGE(SEC / 10, MAX_PERIOD) },
+	{ "layout", NSC_ENUM, FLD(T, layout), .aux = layouts,
+	    .only = BIT(NS_CONFIG_WRITER_TEXT) | BIT(NS_CONFIG_WRITER_JSONL) |
+	    BIT(NS_CONFIG_WRITER_GOB) },
 	{ "text", NSC_MAP, .aux = file_writer_keys,
 	    .only = BIT(NS_CONFIG_WRITER_TEXT) },
 	{ "jsonl", NSC_MAP, .aux = file_writer_keys,
@@ -1977,7 +2152,9 @@ static const struct nsc_key writer_keys[] = {
 static const struct nsc_key exact_task_keys[] = {
 	{ "name", NSC_NAME, FLD(T, name) },
 	{ "key_fields", NSC_CUSTOM, FLD(T, key_fields), .fn = nsc_fields },
-	{ "num_shards", NSC_UINT, RANGE(0, UINT32_MAX) }, /* shards = workers */
+	/* Not the engine's shards (one per worker): Go2NetSpectra's layout
+	 * spreads an exact task's flows over its files by it. */
+	{ "num_shards", NSC_UINT, FLD(T, num_shards), RANGE(0, UINT32_MAX) },
 	{ "max_flows", NSC_UINT, FLD(T, max_flows), RANGE(1, 1ull << 32) },
 	KEYEND
 };
@@ -2005,7 +2182,8 @@ static const struct nsc_key sketch_task_keys[] = {
 	{ "size", NSC_UINT, FLD(T, size), RANGE(1, 64) },
 	{ "base", NSC_PFLOAT, FLD(T, base) },
 	{ "b", NSC_PFLOAT, FLD(T, b) },
-	{ "top_k", NSC_UINT, FLD(T, top_k), RANGE(1, 100000) },
+	/* 0: no cap where a threshold is set (ns_snapshot_sketch()). */
+	{ "top_k", NSC_UINT, FLD(T, top_k), RANGE(0, 100000) },
 	{ "seed", NSC_UINT, FLD(T, seed), RANGE(0, UINT64_MAX) },
 	KEYEND
 };
@@ -2050,7 +2228,7 @@ static const struct nsc_key top_keys[] = {
 	{ "inputs", NSC_CUSTOM, .fn = nsc_inputs },
 	{ "probe", NSC_MAP, FLD(T, probe), .aux = probe_keys },
 	{ "alerter", NSC_MAP, FLD(T, alerter), .aux = alerter_keys },
-	{ "smtp", NSC_MAP, .aux = smtp_keys },
+	{ "smtp", NSC_MAP, FLD(T, smtp), .aux = smtp_keys },
 	{ "ai", NSC_MAP, .aux = ai_keys },
 	{ "api", NSC_MAP, FLD(T, api), .aux = api_keys },
 	{ "prometheus", NSC_MAP, FLD(T, prometheus), .aux = prometheus_keys },
@@ -2310,6 +2488,24 @@ nsc_one_spelling(struct nsc_parser *p, const struct nsc_node *item,
 		    p->path, a, b);
 }
 
+/*
+ * A spread task counts distinct elements: it needs element_fields, and
+ * not the empty list a heavy-hitter task may have (nsc_fields()).
+ */
+static void
+nsc_spread_elements(struct nsc_parser *p, const struct nsc_node *item)
+{
+	const struct nsc_node *v;
+
+	if (nsc_require(p, item, "element_fields") != 0)
+		return;
+	v = nsc_get(item, "element_fields");
+	if (v->kind == NK_SEQ && v->nkid == 0)
+		nsc_error(p, v, "%s.element_fields: expected at least one key "
+		    "field for skt_type 1 (the elements counted per flow), got "
+		    "an empty sequence", p->path);
+}
+
 static void
 nsc_sketch_task(struct nsc_parser *p, const struct nsc_node *item,
     struct ns_config_sketch_task *t)
@@ -2323,7 +2519,7 @@ nsc_sketch_task(struct nsc_parser *p, const struct nsc_node *item,
 	nsc_task_common(p, item, &t->pos);
 	nsc_require(p, item, "flow_fields");
 	if (t->skt_type == NS_CONFIG_SKETCH_SUPER_SPREADERS)
-		nsc_require(p, item, "element_fields");
+		nsc_spread_elements(p, item);
 	nsc_one_spelling(p, item, "size_thereshold", "size_threshold");
 	nsc_one_spelling(p, item, "count_thereshold", "count_threshold");
 }
@@ -2388,6 +2584,70 @@ nsc_rules(struct nsc_parser *p, const struct nsc_node *v, void *base,
 		size_t old = nsc_push_index(p, i);
 
 		nsc_rule(p, v->kid[i], &a->rules[a->nrules++]);
+		nsc_pop(p, old);
+	}
+}
+
+/* One recipient, n bytes at s (blanks around it dropped), into the list. */
+static void
+nsc_recipient(struct nsc_parser *p, const struct nsc_node *v, const char *s,
+    size_t n, struct ns_config_smtp *m)
+{
+	const char *what;
+	char *addr;
+
+	while (n > 0 && isspace((unsigned char)*s))
+		s++, n--;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if ((addr = strndup(s, n)) == NULL) {
+		p->oom = 1;
+		return;
+	}
+	if ((what = nsc_check_mailbox(addr)) != NULL)
+		nsc_error(p, v, "%s: expected %s, got \"%s\"", p->path, what,
+		    addr);
+	else if (m->nto == NS_CONFIG_MAX_RECIPIENTS)
+		nsc_error(p, v, "%s: too many recipients (at most %d)", p->path,
+		    NS_CONFIG_MAX_RECIPIENTS);
+	else {
+		m->to[m->nto++] = addr;
+		return;
+	}
+	free(addr);
+}
+
+/*
+ * smtp.to: a sequence of addresses, or Go2NetSpectra's one string of
+ * comma-separated ones.
+ */
+static void
+nsc_recipients(struct nsc_parser *p, const struct nsc_node *v, void *base,
+    const struct nsc_key *k)
+{
+	struct ns_config_smtp *m = base;
+	const char *s, *comma;
+
+	(void)k;
+	for (unsigned i = 0; i < m->nto; i++)
+		free(m->to[i]);
+	m->nto = 0;
+	if (v->kind == NK_SCALAR) {
+		for (s = v->str; (comma = strchr(s, ',')) != NULL; s = comma + 1)
+			nsc_recipient(p, v, s, (size_t)(comma - s), m);
+		nsc_recipient(p, v, s, strlen(s), m);
+		return;
+	}
+	if (nsc_seq(p, v, NS_CONFIG_MAX_RECIPIENTS, "recipients") < 0)
+		return;
+	for (size_t i = 0; i < v->nkid; i++) {
+		size_t old = nsc_push_index(p, i);
+
+		if (v->kid[i]->kind != NK_SCALAR)
+			nsc_expected(p, v->kid[i], "an e-mail address");
+		else
+			nsc_recipient(p, v->kid[i], v->kid[i]->str,
+			    strlen(v->kid[i]->str), m);
 		nsc_pop(p, old);
 	}
 }
@@ -2464,6 +2724,44 @@ nsc_suggest_task(const struct ns_config *c, const char *word)
 	return nsc_suggest(word, names, sizeof(names[0]));
 }
 
+/* Each rule's metric exists and reads the kind of task it names. */
+static void
+nsc_check_metrics(struct nsc_parser *p, const struct ns_config *c)
+{
+	char why[256];
+
+	for (unsigned i = 0; i < c->alerter.nrules; i++) {
+		const struct ns_config_rule *r = &c->alerter.rules[i];
+
+		if (r->metric[0] != '\0' &&
+		    ns_alert_rule_check(c, r, why, sizeof(why)) != 0)
+			nsc_error_at(p, r->metric_pos.line, r->metric_pos.col,
+			    "alerter.rules[%u].metric: %s", i, why);
+	}
+}
+
+/*
+ * E-mail needs somebody to write to; the alerter's NATS server is the
+ * probe's unless it has one of its own (the probe section may come
+ * later, hence after the walk).
+ */
+static void
+nsc_check_alerter(struct nsc_parser *p, const struct nsc_node *root,
+    struct ns_config *c)
+{
+	const struct nsc_node *smtp = nsc_get(root, "smtp");
+	const struct nsc_node *url = nsc_get(nsc_get(root, "alerter"),
+	    "nats_url");
+
+	if (c->alerter.enabled && c->smtp.host[0] != '\0' &&
+	    c->smtp.nto == 0)
+		nsc_error(p, smtp ? smtp : root, "smtp: host %s is set, but no recipient: "
+		    "expected to: with at least one address", c->smtp.host);
+	if ((url == NULL || nsc_empty(url)) &&
+	    nsc_set(&c->alerter.nats_url, c->probe.nats_url) < 0)
+		p->oom = 1;
+}
+
 static void
 nsc_check_rules(struct nsc_parser *p, const struct ns_config *c)
 {
@@ -2480,6 +2778,7 @@ nsc_check_rules(struct nsc_parser *p, const struct ns_config *c)
 		    sug ? "; did you mean \"" : "", sug ? sug : "",
 		    sug ? "\"?" : "");
 	}
+	nsc_check_metrics(p, c);
 }
 
 static void
@@ -2591,15 +2890,208 @@ nsc_nats_defaults(struct nsc_parser *p, struct ns_config *c)
 	}
 }
 
+/*
+ * ---- Go2NetSpectra's form.  A file that uses only the keys of
+ * Go2NetSpectra's configs/config.yaml (these tables), its writer types and
+ * its five key fields is taken for one of its users' files: its text and
+ * gob writers write Go2NetSpectra's layout unless they say otherwise.
+ * One netspectra-only key anywhere and they write netspectra's.
+ */
+struct nsc_g2ns {
+	const char *name;
+	const struct nsc_g2ns *sub;	/* a mapping, or a list of them */
+	const char *const *values;	/* scalars (or list items); NULL: any */
+};
+
+#define G2(n)		{ (n), NULL, NULL }
+#define G2MAP(n, s)	{ (n), (s), NULL }
+#define G2VAL(n, v)	{ (n), NULL, (v) }
+#define G2END		{ NULL, NULL, NULL }
+
+static const char *const g2ns_fields[] = {
+	"SrcIP", "DstIP", "SrcPort", "DstPort", "Protocol", NULL
+};
+static const char *const g2ns_writer_types[] = {
+	"text", "gob", "clickhouse", NULL
+};
+static const struct nsc_g2ns g2ns_api[] = {
+	G2("grpc_listen_addr"), G2("http_listen_addr"), G2END
+};
+static const struct nsc_g2ns g2ns_ai[] = {
+	G2("provider"), G2("api_key"), G2("model"), G2("base_url"),
+	G2("grpc_listen_addr"), G2END
+};
+static const struct nsc_g2ns g2ns_persistence[] = {
+	G2("enabled"), G2("path"), G2("num_workers"),
+	G2("channel_buffer_size"), G2("encoding"), G2END
+};
+static const struct nsc_g2ns g2ns_probe[] = {
+	G2("nats_url"), G2("subject"), G2MAP("persistence", g2ns_persistence),
+	G2END
+};
+static const struct nsc_g2ns g2ns_ai_analysis[] = {
+	G2("enabled"), G2("service_addr"), G2END
+};
+static const struct nsc_g2ns g2ns_rule[] = {
+	G2("name"), G2("task_name"), G2("metric"), G2("operator"),
+	G2("threshold"), G2END
+};
+static const struct nsc_g2ns g2ns_alerter[] = {
+	G2("enabled"), G2("check_interval"),
+	G2MAP("ai_analysis", g2ns_ai_analysis), G2MAP("rules", g2ns_rule),
+	G2END
+};
+static const struct nsc_g2ns g2ns_smtp[] = {
+	G2("host"), G2("port"), G2("username"), G2("password"), G2("from"),
+	G2("to"), G2END
+};
+static const struct nsc_g2ns g2ns_root_path[] = { G2("root_path"), G2END };
+static const struct nsc_g2ns g2ns_clickhouse[] = {
+	G2("host"), G2("port"), G2("database"), G2("username"),
+	G2("password"), G2("cloud"), G2END
+};
+static const struct nsc_g2ns g2ns_writer[] = {
+	G2VAL("type", g2ns_writer_types), G2("enabled"),
+	G2("snapshot_interval"), G2MAP("gob", g2ns_root_path),
+	G2MAP("text", g2ns_root_path), G2MAP("clickhouse", g2ns_clickhouse),
+	G2END
+};
+static const struct nsc_g2ns g2ns_exact_task[] = {
+	G2("name"), G2("num_shards"), G2VAL("key_fields", g2ns_fields), G2END
+};
+static const struct nsc_g2ns g2ns_sketch_task[] = {
+	G2("name"), G2("skt_type"), G2VAL("flow_fields", g2ns_fields),
+	G2VAL("element_fields", g2ns_fields), G2("width"), G2("depth"),
+	G2("size_thereshold"), G2("count_thereshold"), G2("m"), G2("size"),
+	G2("base"), G2("b"), G2END
+};
+static const struct nsc_g2ns g2ns_exact[] = {
+	G2MAP("writers", g2ns_writer), G2MAP("tasks", g2ns_exact_task), G2END
+};
+static const struct nsc_g2ns g2ns_sketch[] = {
+	G2MAP("writers", g2ns_writer), G2MAP("tasks", g2ns_sketch_task), G2END
+};
+static const struct nsc_g2ns g2ns_aggregator[] = {
+	G2("types"), G2("period"), G2("num_workers"),
+	G2("size_of_packet_channel"), G2MAP("exact", g2ns_exact),
+	G2MAP("sketch", g2ns_sketch), G2END
+};
+static const struct nsc_g2ns g2ns_top[] = {
+	G2MAP("api", g2ns_api), G2MAP("ai", g2ns_ai),
+	G2MAP("probe", g2ns_probe), G2MAP("alerter", g2ns_alerter),
+	G2MAP("smtp", g2ns_smtp), G2MAP("aggregator", g2ns_aggregator),
+	G2END
+};
+
+#undef G2
+#undef G2MAP
+#undef G2VAL
+#undef G2END
+
+static int nsc_g2ns_map(const struct nsc_node *, const struct nsc_g2ns *);
+
+/* 1 if value v of key k is within Go2NetSpectra's schema. */
+static int
+nsc_g2ns_value(const struct nsc_node *v, const struct nsc_g2ns *k)
+{
+	const char *const *s;
+
+	if (v->kind == NK_SEQ) {
+		for (size_t i = 0; i < v->nkid; i++)
+			if (!nsc_g2ns_value(v->kid[i], k))
+				return 0;
+		return 1;
+	}
+	if (v->kind == NK_MAP)
+		return k->sub != NULL && nsc_g2ns_map(v, k->sub);
+	if (k->values == NULL)
+		return 1;
+	for (s = k->values; v->str != NULL && *s != NULL; s++)
+		if (strcmp(*s, v->str) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+nsc_g2ns_map(const struct nsc_node *map, const struct nsc_g2ns *keys)
+{
+	const struct nsc_g2ns *k;
+
+	for (size_t i = 0; i + 1 < map->nkid; i += 2) {
+		/* A key that is not a name was an error already. */
+		if (map->kid[i]->kind != NK_SCALAR)
+			return 0;
+		for (k = keys; k->name != NULL; k++)
+			if (strcmp(k->name, map->kid[i]->str) == 0)
+				break;
+		if (k->name == NULL || !nsc_g2ns_value(map->kid[i + 1], k))
+			return 0;
+	}
+	return 1;
+}
+
+/* Text and gob writers without a layout key: see nsc_g2ns above. */
+static void
+nsc_layouts(const struct nsc_node *root, struct ns_config *c)
+{
+	struct ns_config_writer *lists[2] = {
+		c->aggregator.exact.writers, c->aggregator.sketch.writers
+	};
+	unsigned counts[2] = {
+		c->aggregator.exact.nwriters, c->aggregator.sketch.nwriters
+	};
+	int g2ns = root->kind == NK_MAP && nsc_g2ns_map(root, g2ns_top);
+
+	for (int l = 0; l < 2; l++)
+		for (unsigned i = 0; i < counts[l]; i++) {
+			struct ns_config_writer *w = &lists[l][i];
+
+			if (w->layout == NS_CONFIG_LAYOUT_AUTO)
+				w->layout = g2ns && (w->type ==
+				    NS_CONFIG_WRITER_TEXT || w->was_gob) ?
+				    NS_CONFIG_LAYOUT_GO2NS :
+				    NS_CONFIG_LAYOUT_NETSPECTRA;
+		}
+}
+
+/*
+ * probe.persistence.  Go's gob encoding has no C implementation worth
+ * having.  Go2NetSpectra's gob files were a binary archive for programs
+ * to read back; here that is pcap (tshark, netspectra analyze), so gob
+ * is read as pcap, with a warning.  Enabled, it needs a directory.
+ */
+static void
+nsc_check_persistence(struct nsc_parser *p, const struct nsc_node *root,
+    struct ns_config *c)
+{
+	const struct nsc_node *pers = nsc_get(nsc_get(root, "probe"),
+	    "persistence");
+	const struct nsc_node *enc = nsc_get(pers, "encoding");
+	struct ns_config_pos pos = enc ? nsc_pos(enc) : nsc_pos(root);
+
+	if (c->probe.persistence.encoding == NS_CONFIG_ENC_GOB) {
+		c->probe.persistence.encoding = NS_CONFIG_ENC_PCAP;
+		nsc_warn(p, &pos, "probe.persistence.encoding: \"gob\" (Go's "
+		    "encoding) is not supported; writing pcap files instead "
+		    "(for tshark and netspectra analyze)");
+	}
+	if (c->probe.persistence.enabled &&
+	    c->probe.persistence.path[0] == '\0')
+		nsc_error(p, pers ? pers : root, "probe.persistence: enabled "
+		    "without a path: expected path: DIRECTORY");
+}
+
 static void
 nsc_finish(struct nsc_parser *p, const struct nsc_node *root,
     struct ns_config *c)
 {
+	nsc_layouts(root, c);
 	/* Rings index with a mask. */
 	c->aggregator.size_of_packet_channel =
 	    nsc_pow2(c->aggregator.size_of_packet_channel);
 	nsc_check_task_names(p, c);
 	nsc_check_rules(p, c);
+	nsc_check_alerter(p, root, c);
 	nsc_check_pair(p, root, "prometheus", "tls", "cert_file", "key_file");
 	nsc_check_pair(p, root, "prometheus", "basic_auth", "username",
 	    "password");
@@ -2607,6 +3099,7 @@ nsc_finish(struct nsc_parser *p, const struct nsc_node *root,
 	nsc_check_pair(p, root, "api", "basic_auth", "username", "password");
 	nsc_check_intervals(p, c);
 	nsc_check_clickhouse(p, c);
+	nsc_check_persistence(p, root, c);
 	nsc_nats_defaults(p, c);
 }
 
@@ -2703,6 +3196,10 @@ ns_config_load(const char *path, struct ns_config *cfg, char *err,
 	memset(cfg, 0, sizeof(*cfg));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	/* Go2NetSpectra's .env, before ${VAR} expansion; its message is in
+	 * err, so a .env that cannot be read is -EINVAL too. */
+	if (ns_dotenv_load_beside(path, err, errlen) != 0)
+		return -EINVAL;
 	if ((rc = nsc_read_file(path, &text)) < 0)
 		return rc;
 	rc = ns_config_load_string(text, path, cfg, err, errlen);
@@ -2865,6 +3362,10 @@ nsc_dump_probe(FILE *fp, const struct ns_config_probe *pr)
 	    pr->persistence.channel_buffer_size);
 	fprintf(fp, "    encoding: %s\n",
 	    nsc_enum_name(encodings, pr->persistence.encoding));
+	nsc_dump_size(fp, 4, "rotate_size", pr->persistence.rotate_size);
+	nsc_dump_dur(fp, 4, "rotate_interval",
+	    pr->persistence.rotate_interval);
+	nsc_dump_uint(fp, 4, "max_files", pr->persistence.max_files);
 }
 
 static void
@@ -2873,7 +3374,11 @@ nsc_dump_alerter(FILE *fp, const struct ns_config_alerter *a)
 	fputs("alerter:\n", fp);
 	nsc_dump_bool(fp, 2, "enabled", a->enabled);
 	nsc_dump_dur(fp, 2, "check_interval", a->check_interval);
+	nsc_dump_dur(fp, 2, "min_notify_interval", a->min_notify_interval);
+	nsc_dump_dur(fp, 2, "timeout", a->timeout);
 	nsc_dump_str(fp, 2, "webhook_url", a->webhook_url);
+	nsc_dump_bool(fp, 2, "nats_enabled", a->nats_enabled);
+	nsc_dump_str(fp, 2, "nats_url", a->nats_url);
 	nsc_dump_str(fp, 2, "nats_subject", a->nats_subject);
 	fputs("  ai_analysis:\n", fp);
 	nsc_dump_bool(fp, 4, "enabled", a->ai_enabled);
@@ -2890,6 +3395,25 @@ nsc_dump_alerter(FILE *fp, const struct ns_config_alerter *a)
 		    ns_config_op_name(r->op));
 		nsc_dump_double(fp, 6, "threshold", r->threshold);
 	}
+}
+
+static void
+nsc_dump_smtp(FILE *fp, const struct ns_config_smtp *m)
+{
+	fputs("smtp:\n", fp);
+	nsc_dump_str(fp, 2, "host", m->host);
+	nsc_dump_uint(fp, 2, "port", m->port);
+	nsc_dump_str(fp, 2, "username", m->username);
+	nsc_dump_str(fp, 2, "password", m->password);
+	nsc_dump_str(fp, 2, "from", m->from);
+	fputs("  to: [", fp);
+	for (unsigned i = 0; i < m->nto; i++) {
+		fputs(i ? ", " : "", fp);
+		nsc_dq(fp, m->to[i]);
+	}
+	fputs("]\n", fp);
+	fprintf(fp, "  tls: %s\n", nsc_enum_name(smtp_tls_modes, m->tls));
+	nsc_dump_str(fp, 2, "ca_file", m->ca_file);
 }
 
 static void
@@ -2927,10 +3451,20 @@ nsc_dump_writer(FILE *fp, const struct ns_config_writer *w)
 	fprintf(fp, "      - type: %s\n", tname);
 	nsc_dump_bool(fp, 8, "enabled", w->enabled);
 	nsc_dump_dur(fp, 8, "snapshot_interval", w->snapshot_interval);
+	/* Always written: the dump is not in Go2NetSpectra's form. */
+	if (w->type == NS_CONFIG_WRITER_TEXT || w->type == NS_CONFIG_WRITER_JSONL)
+		fprintf(fp, "        layout: %s\n", nsc_enum_name(layouts,
+		    (int)w->layout));
 	fprintf(fp, "        %s:\n", tname);
 	if (w->type == NS_CONFIG_WRITER_NATS) {
 		nsc_dump_str(fp, 10, "url", w->nats.url);
 		nsc_dump_str(fp, 10, "subject", w->nats.subject);
+		nsc_dump_str(fp, 10, "node", w->nats.node);
+		nsc_dump_dur(fp, 10, "timeout", w->nats.timeout);
+		nsc_dump_str(fp, 10, "spool_dir", w->nats.spool_dir);
+		nsc_dump_size(fp, 10, "spool_max", w->nats.spool_max);
+		nsc_dump_size(fp, 10, "reconnect_buffer",
+		    w->nats.reconnect_buffer);
 	} else if (w->type == NS_CONFIG_WRITER_CLICKHOUSE) {
 		nsc_dump_str(fp, 10, "host", w->clickhouse.host);
 		nsc_dump_uint(fp, 10, "port", w->clickhouse.port);
@@ -3001,6 +3535,9 @@ nsc_dump_aggregator(FILE *fp, const struct ns_config_aggregator *a)
 		nsc_dump_str(fp, 0, "name", e->tasks[i].name);
 		nsc_dump_fields(fp, 8, "key_fields", &e->tasks[i].key_fields);
 		nsc_dump_uint(fp, 8, "max_flows", e->tasks[i].max_flows);
+		if (e->tasks[i].num_shards != 0)
+			nsc_dump_uint(fp, 8, "num_shards",
+			    e->tasks[i].num_shards);
 	}
 	fputs("  sketch:\n", fp);
 	nsc_dump_writers(fp, s->writers, s->nwriters);
@@ -3020,6 +3557,7 @@ ns_config_dump(FILE *fp, const struct ns_config *c)
 		nsc_dump_input(fp, &c->inputs[i]);
 	nsc_dump_probe(fp, &c->probe);
 	nsc_dump_alerter(fp, &c->alerter);
+	nsc_dump_smtp(fp, &c->smtp);
 	nsc_dump_services(fp, c);
 	nsc_dump_aggregator(fp, &c->aggregator);
 }

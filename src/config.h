@@ -93,6 +93,7 @@ struct ns_config_input {
 	uint32_t snaplen;		/* pcap */
 	bool promisc;			/* pcap */
 	bool immediate;			/* pcap */
+	bool ring_full_drop;		/* pcap: ring_full: drop (not wait) */
 	uint64_t buffer_size;		/* pcap: kernel buffer, bytes */
 	char *path;			/* file */
 	char *nats_url;			/* nats: key url (or nats_url); "" in
@@ -120,9 +121,12 @@ struct ns_config_probe {
 	struct {
 		bool enabled;
 		char *path;
-		unsigned num_workers;
+		unsigned num_workers;	/* Go2NS's; one writer here */
 		uint32_t channel_buffer_size;
-		enum ns_config_encoding encoding;
+		enum ns_config_encoding encoding; /* gob: read as pcap */
+		uint64_t rotate_size;		/* bytes; 0: no limit */
+		uint64_t rotate_interval;	/* ns; 0: no limit */
+		unsigned max_files;		/* 0: no limit */
 	} persistence;
 };
 
@@ -148,10 +152,38 @@ struct ns_config_alerter {
 	uint64_t check_interval;	/* ns */
 	bool ai_enabled;		/* ai_analysis.enabled */
 	char *ai_service_addr;		/* ai_analysis.service_addr */
-	char *webhook_url;
+	char *webhook_url;		/* "" = no webhook */
+	bool nats_enabled;		/* publish alerts on NATS */
+	char *nats_url;			/* absent in the file: probe.nats_url */
 	char *nats_subject;
+	uint64_t min_notify_interval;	/* ns: per rule, between notifications */
+	uint64_t timeout;		/* ns: per delivery attempt */
 	struct ns_config_rule rules[NS_CONFIG_MAX_RULES];
 	unsigned nrules;
+};
+
+/* ---- smtp (the alerter's e-mail) */
+
+#define NS_CONFIG_MAX_RECIPIENTS 32
+
+enum ns_config_smtp_tls {
+	NS_CONFIG_SMTP_TLS_AUTO = 0,	/* 465: smtps; else STARTTLS if offered,
+					 * required when there are credentials */
+	NS_CONFIG_SMTP_TLS_STARTTLS,	/* STARTTLS required */
+	NS_CONFIG_SMTP_TLS_SMTPS,	/* TLS from the start (smtps://) */
+	NS_CONFIG_SMTP_TLS_NONE,	/* plain SMTP, never STARTTLS */
+};
+
+struct ns_config_smtp {
+	char *host;			/* "" = no e-mail */
+	uint16_t port;
+	char *username;			/* "" = no AUTH */
+	char *password;
+	char *from;			/* "" = netspectra@<host name> */
+	char *to[NS_CONFIG_MAX_RECIPIENTS]; /* a list, or Go2NS's "a,b" */
+	unsigned nto;
+	enum ns_config_smtp_tls tls;
+	char *ca_file;			/* "" = the system's CAs */
 };
 
 /* ---- api, prometheus */
@@ -187,12 +219,25 @@ enum ns_config_writer_type {
 	NS_CONFIG_WRITER_NATS,
 };
 
+/*
+ * The file writers' directory and file names (netspectra.yaml(5),
+ * "Go2NetSpectra's layout").  AUTO only while loading: a text or gob
+ * writer without a layout key becomes GO2NS in a file in Go2NetSpectra's
+ * form, NETSPECTRA otherwise.
+ */
+enum ns_config_layout {
+	NS_CONFIG_LAYOUT_NETSPECTRA = 0,
+	NS_CONFIG_LAYOUT_GO2NS,		/* "go2netspectra" */
+	NS_CONFIG_LAYOUT_AUTO,
+};
+
 struct ns_config_writer {
 	enum ns_config_writer_type type;  /* never GOB after loading */
 	bool enabled;
 	bool was_gob;			/* written "gob", served as jsonl */
 	uint64_t snapshot_interval;	/* ns */
 	char *root_path;		/* text, jsonl, csv */
+	enum ns_config_layout layout;	/* text, jsonl; never AUTO loaded */
 	struct {
 		char *host;
 		uint16_t port;		/* HTTP interface, default 8123 */
@@ -208,8 +253,13 @@ struct ns_config_writer {
 		uint64_t spool_max;	/* bytes */
 	} clickhouse;
 	struct {
-		char *url;
-		char *subject;
+		char *url;		/* servers, comma-separated */
+		char *subject;		/* prefix: <subject>.flows.<task> */
+		char *node;		/* header node; default: host name */
+		uint64_t timeout;	/* ns: connect, flush, final delivery */
+		char *spool_dir;	/* "" = <state_dir>/spool */
+		uint64_t spool_max;	/* bytes */
+		uint64_t reconnect_buffer; /* bytes nats.c holds while away */
 	} nats;
 	struct ns_config_pos pos;	/* of the list item */
 };
@@ -228,6 +278,7 @@ struct ns_config_exact_task {
 	char name[NS_CONFIG_NAME_MAX];
 	struct ns_config_fields key_fields;
 	uint64_t max_flows;
+	uint32_t num_shards;		/* Go2NetSpectra's; its layout's files */
 	struct ns_config_pos pos;	/* of the name */
 };
 
@@ -244,7 +295,7 @@ struct ns_config_sketch_task {
 	uint32_t size;
 	double base;
 	double b;
-	uint32_t top_k;
+	uint32_t top_k;			/* 0: every key over a threshold */
 	uint64_t seed;
 	struct ns_config_pos pos;
 };
@@ -279,6 +330,7 @@ struct ns_config {
 	unsigned ninputs;
 	struct ns_config_probe probe;
 	struct ns_config_alerter alerter;
+	struct ns_config_smtp smtp;
 	struct ns_config_api api;
 	struct ns_config_prometheus prometheus;
 	struct ns_config_aggregator aggregator;
@@ -290,6 +342,8 @@ struct ns_config {
  * wrong, with every error found (up to NS_CONFIG_MAX_ERRORS) written to err
  * as "FILE:LINE:COL: message\n" lines; -errno when the file cannot be read.
  * On failure cfg is left zeroed (ns_config_free on it is harmless).
+ * ns_config_load() first reads the .env beside the file into the
+ * environment (dotenv.h); a bad or unreadable .env is -EINVAL, said in err.
  */
 int ns_config_load(const char *path, struct ns_config *cfg, char *err,
     size_t errlen);
@@ -303,7 +357,11 @@ void ns_config_defaults(struct ns_config *cfg);
 void ns_config_dump(FILE *fp, const struct ns_config *cfg);
 void ns_config_free(struct ns_config *cfg);
 
-/* "720h", "1h30m", "500ms", "1d": 0 or -EINVAL.  Plain numbers are invalid. */
+/*
+ * Go's time.ParseDuration syntax ("200ms", "1m30s", "1.5h", "300us",
+ * "1h2m3.5s", "0"), plus "d" for days: 0 or -EINVAL.  Negative durations
+ * and plain numbers other than "0" are invalid.
+ */
 int ns_config_parse_duration(const char *s, uint64_t *out_ns);
 /* "256", "64KiB", "32MiB" (binary), "64k", "32M" (decimal): 0 or -EINVAL. */
 int ns_config_parse_size(const char *s, uint64_t *out_bytes);

@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "alerter.h"
 #include "analyze.h"
 #include "api.h"
 #include "atomic.h"
@@ -36,6 +37,7 @@
 #include "clock.h"
 #include "log.h"
 #include "nats_input.h"
+#include "nats_writer.h"
 #include "privsep.h"
 #include "prometheus.h"
 #include "ring.h"
@@ -141,6 +143,7 @@ files_period(void *arg, const struct ns_engine *e, uint64_t g,
 	(void)first;
 	/* Spooled, not sent: the generation is released at once. */
 	ns_ch_spool_final_all(e, g, period_start);
+	ns_natsw_spool_final_all(e, g, period_start);
 	return ns_file_write_all(e, g, period_start, 1, NULL);
 }
 
@@ -273,8 +276,20 @@ add_roles(struct ns_supervisor *sup, struct ns_engine *e,
 		    i, ns_ch_child, NULL)) != 0)
 			return rc;
 	}
+	for (i = 0; i < NS_EXPORT_WRITERS; i++) {
+		if (ns_natsw_writer(cfg, i) == NULL ||
+		    (i < NS_CONFIG_MAX_WRITERS ? e->ntasks : e->nsketches) == 0)
+			continue;
+		if ((rc = ns_supervisor_add(sup, "ns-export-nats",
+		    NS_ROLE_EXPORTER, i, ns_natsw_child, NULL)) != 0)
+			return rc;
+	}
 	if (cfg->api.enabled && (rc = ns_supervisor_add(sup, "ns-api",
 	    NS_ROLE_API, 0, ns_api_child, NULL)) != 0)
+		return rc;
+	/* An exporter's role: a reload re-forks it with the new rules. */
+	if (cfg->alerter.enabled && (rc = ns_supervisor_add(sup, "ns-alert",
+	    NS_ROLE_EXPORTER, 0, ns_alerter_child, NULL)) != 0)
 		return rc;
 	if (cfg->prometheus.enabled && (rc = ns_supervisor_add(sup,
 	    "ns-export-prom", NS_ROLE_EXPORTER, 1, ns_prometheus_child,
@@ -416,6 +431,10 @@ daemon_reload(struct ns_supervisor *s)
 		    "or retargets a clickhouse writer (server, database, "
 		    "table_prefix, node, spool_dir); restart netspectrad to "
 		    "apply it");
+	} else if (!ns_natsw_same_writers(cfg, &ncfg)) {
+		log_warnx("reload refused: the new configuration adds, removes "
+		    "or moves a nats writer or its spool_dir; restart "
+		    "netspectrad to apply it");
 	} else {
 		/* Same layout: same tasks at the same places; swap it in. */
 		ns_config_free(cfg);
@@ -481,6 +500,8 @@ ns_daemon_run(struct ns_config *cfg, const struct ns_daemon_opts *o)
 		log_info("children run as %s", daemon_privsep.user);
 	}
 	ns_ch_spool_prepare(cfg, daemon_privsep.drop, daemon_privsep.uid,
+	    daemon_privsep.gid);
+	ns_natsw_spool_prepare(cfg, daemon_privsep.drop, daemon_privsep.uid,
 	    daemon_privsep.gid);
 	snprintf(err, sizeof(err), "/dev/shm%s.lock", cfg->daemon.shm_name);
 	if ((sup.lockfd = open(err, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1 ||

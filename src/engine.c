@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "atomic.h"
 #include "gen.h"
 #include "journal.h"
@@ -19,12 +20,13 @@
 
 #define NS_ENGINE_EXTERNAL_SLOTS 8	/* status/top readers at once */
 
-/* STATS: input states, the exporter's state, then per worker. */
+/* STATS: input states, the exporter's state, the alerter's, then per
+ * worker. */
 static uint64_t
 stats_inputs_size(const struct ns_engine *e)
 {
 	return e->ninputs * sizeof(struct ns_input_state) +
-	    sizeof(struct ns_export_state);
+	    sizeof(struct ns_export_state) + sizeof(struct ns_alert_state);
 }
 
 /*
@@ -233,10 +235,12 @@ ns_engine_init(struct ns_engine *e, const struct ns_config *cfg,
 			return rc;
 	/*
 	 * Capture per input, workers, the exporters, the API; one for each
-	 * writer that could be a ClickHouse one, so that a reload adding
-	 * one keeps the layout.
+	 * writer that could be a ClickHouse or NATS one (a process each), so
+	 * that a reload adding one keeps the layout; one for ns-alert, a
+	 * reader of the live generation, whether or not the alerter is
+	 * enabled (the layout must not depend on it).
 	 */
-	e->nslots = ninputs + e->nworkers + 5 + NS_EXPORT_WRITERS;
+	e->nslots = ninputs + e->nworkers + 5 + NS_EXPORT_WRITERS + 1;
 	e->wstats_stride = NS_ALIGN_UP(sizeof(struct ns_worker_stats) +
 	    e->ntasks * sizeof(struct ns_task_stats), NS_CACHELINE);
 	if ((rc = engine_config_text(e)) != 0)
@@ -468,6 +472,13 @@ struct ns_export_state *
 ns_engine_export(const struct ns_engine *e)
 {
 	return (struct ns_export_state *)ns_engine_input(e, e->ninputs);
+}
+
+/* The alerter's counters and rule states, after the exporter's state. */
+struct ns_alert_state *
+ns_engine_alert(const struct ns_engine *e)
+{
+	return (struct ns_alert_state *)(ns_engine_export(e) + 1);
 }
 
 struct ns_worker_stats *

@@ -89,9 +89,10 @@ struct ns_export_ckpt {
 };
 
 /*
- * A ClickHouse writer's rows by what became of them.  Each field has one
- * writer: the period exporter spools the finals, the writer's own
- * ns-export-ch process the live snapshots and the deliveries.  Plain
+ * A ClickHouse or NATS writer's rows by what became of them.  Each field
+ * has one writer: the period exporter spools the finals, the writer's own
+ * ns-export-ch or ns-export-nats process the live snapshots and the
+ * deliveries.  Plain
  * counters for operators, not journaled: a killed exporter that writes a
  * period again counts its rows again.
  */
@@ -110,7 +111,8 @@ struct ns_export_wstats {
 	uint64_t	last_error_ns;
 	uint64_t	rejected_rows;	/* in batches ClickHouse kept refusing */
 	uint64_t	rejected_batches;
-	uint64_t	spare[2];
+	uint64_t	messages;	/* NATS: chunks the server received */
+	uint64_t	connected;	/* NATS: 1 while connected (gauge) */
 } __attribute__((aligned(64)));
 
 #define NS_EXPORT_WRITERS	(2 * NS_CONFIG_MAX_WRITERS) /* exact, sketch */
@@ -214,8 +216,10 @@ int	 ns_engine_inputs_done(const struct ns_engine *);
 const char *ns_engine_config_text(const struct ns_seg *);
 void	 ns_engine_close(struct ns_engine *);
 
+struct ns_alert_state;		/* alert.h */
 struct ns_input_state	*ns_engine_input(const struct ns_engine *, unsigned i);
 struct ns_export_state	*ns_engine_export(const struct ns_engine *);
+struct ns_alert_state	*ns_engine_alert(const struct ns_engine *);
 struct ns_worker_stats	*ns_engine_wstats(const struct ns_engine *, unsigned w);
 struct ns_ring		*ns_engine_ring(const struct ns_engine *, unsigned input,
 			    unsigned worker);

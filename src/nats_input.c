@@ -725,9 +725,7 @@ ns_natsin_main(struct ns_engine *e, unsigned input,
 		natsin_core_run(&n);
 	natsin_flush(&n);
 	ns_store_relaxed(&st->connected, 0);
-	/* Release, pairs with the acquire of done in the worker's drain
-	 * check: every record is published before the input reads done. */
-	ns_store_release(&st->done, NS_INPUT_DONE);
+	ns_capture_done(&n.c, NS_INPUT_DONE);
 	log_info("input %s: ended: %" PRIu64 " messages, %" PRIu64 " packets",
 	    cfg->name, n.cnt.msgs, n.cnt.packets);
 	if (n.sub != NULL)

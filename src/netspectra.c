@@ -134,7 +134,10 @@ cmd_analyze(int argc, char **argv)
 	o.files = argv + optind;
 	o.nfiles = argc - optind;
 	o.progress = isatty(STDERR_FILENO);
-	rc = ns_analyze_run(&cfg, &o, stdout);
+	if ((rc = ns_analyze_spool_begin(&cfg)) == 0) {
+		rc = ns_analyze_run(&cfg, &o, stdout);
+		ns_analyze_spool_end(&cfg);
+	}
 	ns_config_free(&cfg);
 	return rc < 0 ? 1 : 0;
 }

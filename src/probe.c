@@ -14,6 +14,11 @@
  * The probe's own traffic is not measured: the capture filter leaves out
  * the NATS servers' ports, or every published message would be captured
  * and published again.
+ *
+ * With probe.persistence, every captured frame is also handed to a
+ * writer process through a shared ring (persist.h), which never makes
+ * the capture loop wait; the writer is forked before nats.c starts its
+ * threads, and reaped and restarted from the loop.
  */
 #include "probe.h"
 
@@ -37,6 +42,7 @@
 #include "log.h"
 #include "natsmsg.h"
 #include "parse.h"
+#include "persist.h"
 
 #define PROBE_POLL_MS		50	/* pcap timeout, and signal latency */
 #define PROBE_FLUSH_MS		100	/* longest a packet waits in a batch */
@@ -53,11 +59,13 @@ enum probe_drop {
 	PROBE_DROP_CLOSED,		/* connection closed for good */
 	PROBE_DROP_NATS_ERROR,		/* any other publish failure */
 	PROBE_DROP_ENCODE,		/* a record the encoder refused */
+	PROBE_DROP_UNSENT,		/* still buffered when we exited */
 	PROBE_NDROPS
 };
 
 static const char *const drop_names[PROBE_NDROPS] = {
 	"reconnect_buffer_full", "connection_closed", "nats_error", "encode",
+	"unsent_at_exit",
 };
 
 struct probe_opts {
@@ -72,8 +80,10 @@ struct probe_opts {
 struct probe_stats {
 	uint64_t	 captured;	/* frames pcap handed us */
 	uint64_t	 skipped[NS_PARSE_NREASONS]; /* parser did not take */
-	uint64_t	 published;	/* packets accepted by nats.c */
-	uint64_t	 messages;	/* messages accepted by nats.c */
+	uint64_t	 published;	/* packets nats.c took while connected */
+	uint64_t	 messages;	/* their messages */
+	uint64_t	 buffered;	/* packets it holds for a server to come */
+	uint64_t	 buffered_msgs;	/* their messages */
 	uint64_t	 dropped[PROBE_NDROPS];
 	uint64_t	 failures;	/* failed publish calls */
 	uint64_t	 kernel_recv, kernel_drops;
@@ -90,6 +100,7 @@ struct probe {
 	size_t		 cap, used;
 	uint32_t	 pending;	/* packets in buf */
 	double		 first_at;	/* when the first of them came */
+	struct ns_persist *persist;	/* NULL: persistence off */
 	struct probe_stats st;
 };
 
@@ -323,8 +334,17 @@ probe_count_publish(struct probe *pr, natsStatus s, uint32_t npkts)
 
 	switch (s) {
 	case NATS_OK:
-		st->published += npkts;
-		st->messages++;
+		/*
+		 * Taken while reconnecting, it sits in nats.c's reconnect
+		 * buffer: published once a server has it (probe_settle).
+		 */
+		if (natsConnection_Status(pr->nc) == NATS_CONN_STATUS_CONNECTED) {
+			st->published += npkts;
+			st->messages++;
+		} else {
+			st->buffered += npkts;
+			st->buffered_msgs++;
+		}
 		return;
 	case NATS_INSUFFICIENT_BUFFER:
 		st->dropped[PROBE_DROP_BUFFER_FULL] += npkts;
@@ -343,6 +363,23 @@ probe_count_publish(struct probe *pr, natsStatus s, uint32_t npkts)
 		log_warnx("NATS: publish failed %" PRIu64 " time%s: %s",
 		    st->failures, st->failures == 1 ? "" : "s",
 		    natsStatus_GetText(s));
+}
+
+/*
+ * Connected again: nats.c wrote its reconnect buffer to the new server
+ * before it said so (_doReconnect), so what it held is published.
+ */
+static void
+probe_settle(struct probe *pr)
+{
+	struct probe_stats *st = &pr->st;
+
+	if (st->buffered == 0 ||
+	    natsConnection_Status(pr->nc) != NATS_CONN_STATUS_CONNECTED)
+		return;
+	st->published += st->buffered;
+	st->messages += st->buffered_msgs;
+	st->buffered = st->buffered_msgs = 0;
 }
 
 /* A batch goes out with the header that says it is one (natsmsg.h). */
@@ -411,6 +448,9 @@ probe_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 
 	pr->st.captured++;
 	res = ns_parse_packet(pr->dlt, data, h->caplen, h->len, ts, &rec);
+	if (pr->persist != NULL)
+		ns_persist_packet(pr->persist, ts, h->caplen, h->len, data,
+		    res == NS_PARSE_OK ? &rec : NULL);
 	if (res != NS_PARSE_OK) {
 		pr->st.skipped[res]++;
 		return;
@@ -420,11 +460,25 @@ probe_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 
 /* ---- counters ----------------------------------------------------------- */
 
+/* "; persisted ..." (persist.h), or nothing when persistence is off. */
+static void
+probe_persist_stats(const struct probe *pr, char *buf, size_t len)
+{
+	struct ns_persist_stats ps;
+
+	buf[0] = '\0';
+	if (pr->persist == NULL)
+		return;
+	ns_persist_stats(pr->persist, &ps);
+	snprintf(buf, len, "; ");
+	ns_persist_stats_format(&ps, buf + 2, len - 2);
+}
+
 static void
 probe_print_stats(const struct probe *pr, const char *when)
 {
 	const struct probe_stats *st = &pr->st;
-	char skipped[1024] = "", dropped[256] = "";
+	char skipped[1024] = "", dropped[256] = "", persisted[320];
 	uint64_t nskip = 0, ndrop = 0;
 	size_t n = 0, m = 0;
 	unsigned i;
@@ -442,12 +496,17 @@ probe_print_stats(const struct probe *pr, const char *when)
 			m += (size_t)snprintf(dropped + m, sizeof(dropped) - m,
 			    " %s=%" PRIu64, drop_names[i], st->dropped[i]);
 	}
+	probe_persist_stats(pr, persisted, sizeof(persisted));
+	/* Only while a server is away: ", buffered N" (nats.c holds them). */
+	if (st->buffered != 0 && m < sizeof(dropped))
+		snprintf(dropped + m, sizeof(dropped) - m, ", buffered %" PRIu64,
+		    st->buffered);
 	log_info("%s: captured %" PRIu64 ", published %" PRIu64
 	    " packets in %" PRIu64 " messages, skipped %" PRIu64 "%s"
 	    ", dropped %" PRIu64 "%s, kernel received %" PRIu64
-	    ", kernel drops %" PRIu64, when, st->captured, st->published,
+	    ", kernel drops %" PRIu64 "%s", when, st->captured, st->published,
 	    st->messages, nskip, skipped, ndrop, dropped, st->kernel_recv,
-	    st->kernel_drops);
+	    st->kernel_drops, persisted);
 }
 
 /* ---- the publishing loop ------------------------------------------------ */
@@ -490,6 +549,16 @@ probe_open_capture(struct probe *pr, const struct ns_config *cfg,
 	return 0;
 }
 
+/* After a batch: wake the writer; now and then, look after it. */
+static void
+probe_persist_tick(struct probe *pr)
+{
+	if (pr->persist == NULL)
+		return;
+	ns_persist_kick(pr->persist);
+	ns_persist_check(pr->persist);
+}
+
 static void
 probe_loop(struct probe *pr, const struct probe_opts *o)
 {
@@ -502,8 +571,10 @@ probe_loop(struct probe *pr, const struct probe_opts *o)
 		    (u_char *)pr);
 		if (n == PCAP_ERROR)
 			fatalx("capture: %s", pcap_geterr(pr->p));
+		probe_persist_tick(pr);
 		if (n == 0 && pfd.fd >= 0)
 			(void)poll(&pfd, 1, PROBE_POLL_MS);
+		probe_settle(pr);
 		now = ns_mono_now();
 		if (pr->pending != 0 &&
 		    now - pr->first_at >= PROBE_FLUSH_MS / 1000.0)
@@ -531,6 +602,7 @@ probe_drain(struct probe *pr)
 	while (idle < 3) {
 		n = pcap_dispatch(pr->p, PROBE_DISPATCH, probe_packet,
 		    (u_char *)pr);
+		probe_persist_tick(pr);
 		if (n > 0)
 			idle = 0;
 		else if (n < 0 || pfd.fd < 0 || poll(&pfd, 1, PROBE_POLL_MS) == 0)
@@ -552,6 +624,40 @@ probe_close_nats(natsConnection *nc)
 	nats_Close();
 }
 
+/*
+ * At exit: flush to the server for up to PROBE_DRAIN_MS.  What nats.c
+ * still holds for a server that never came back is dropped, and counted
+ * (its byte count, natsConnection_Buffered(), is 0 while reconnecting).
+ */
+static void
+probe_finish_nats(struct probe *pr)
+{
+	struct probe_stats *st = &pr->st;
+	natsStatus s = natsConnection_FlushTimeout(pr->nc, PROBE_DRAIN_MS);
+
+	probe_settle(pr);
+	if (st->buffered != 0) {
+		log_warnx("NATS: flush at exit: %s; %" PRIu64 " packets in %"
+		    PRIu64 " messages not sent", natsStatus_GetText(s),
+		    st->buffered, st->buffered_msgs);
+		st->dropped[PROBE_DROP_UNSENT] += st->buffered;
+		st->buffered = st->buffered_msgs = 0;
+	} else if (s != NATS_OK)
+		log_warnx("NATS: flush at exit: %s", natsStatus_GetText(s));
+	natsConnection_Close(pr->nc);
+	natsConnection_Destroy(pr->nc);
+	nats_Close();
+}
+
+/* The writer writes what is left in the ring, closes its file, exits. */
+static void
+probe_persist_stop(struct probe *pr)
+{
+	if (pr->persist != NULL && ns_persist_stop(pr->persist) != 0)
+		log_warnx("persistence: the writer did not finish in time; "
+		    "the last packets are counted as writer_down");
+}
+
 static int
 probe_publish_main(const struct ns_config *cfg, const struct probe_opts *o)
 {
@@ -566,13 +672,20 @@ probe_publish_main(const struct ns_config *cfg, const struct probe_opts *o)
 		fatal("malloc");
 	if ((rc = probe_open_capture(&pr, cfg, iface)) != 0)
 		return 1;
-	if ((rc = probe_connect(&pr.nc, cfg->probe.nats_url)) != 0)
+	/* Before nats.c's threads: the writer is forked from one thread. */
+	if (ns_persist_start(&pr.persist, &cfg->probe, pr.dlt) != 0)
 		return 1;
+	if ((rc = probe_connect(&pr.nc, cfg->probe.nats_url)) != 0) {
+		probe_persist_stop(&pr);
+		return 1;
+	}
 	probe_loop(&pr, o);
 	probe_drain(&pr);
 	probe_kernel_stats(&pr);
-	probe_close_nats(pr.nc);
+	probe_finish_nats(&pr);
+	probe_persist_stop(&pr);
 	probe_print_stats(&pr, "stopped");
+	ns_persist_free(pr.persist);
 	pcap_close(pr.p);
 	free(pr.buf);
 	return 0;

@@ -184,6 +184,19 @@ int		 ns_hh_query_linked(const void *const *regions,
 		    const struct ns_table *const *tables, unsigned nregions,
 		    int by_bytes, uint64_t threshold, ns_sketch_fn fn,
 		    void *arg);
+/*
+ * An estimate of the keys at or above threshold (> 0) that the query
+ * cannot report: those with no candidate slot in any region, which the
+ * Count-Min counts but cannot name.  In the row that shows fewest, the
+ * cells at or above the threshold once every slot's prior is taken out
+ * (summed over the regions unless partitioned).  Collisions can hide a
+ * key and light keys add up to a false one: an estimate, 0 the usual
+ * answer when the candidates have room.  tables as ns_hh_query_linked()
+ * (NULL: none linked).  0, -EINVAL or -ENOMEM.
+ */
+int		 ns_hh_unreported(const void *const *regions,
+		    const struct ns_table *const *tables, unsigned nregions,
+		    int by_bytes, uint64_t threshold, uint64_t *out);
 
 /* ---- super-spreaders (skt_type 1) */
 

@@ -53,6 +53,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atomic.h"
@@ -947,4 +948,96 @@ ns_hh_query_linked(const void *const *regions,
 	rc = ns_sketch_report(set.c, keep, h->key_size, fn, arg);
 	ns_sketch_set_free(&set);
 	return rc;
+}
+
+/*
+ * ---- keys over the threshold a query cannot name.  A key with no
+ * candidate slot lives in the Count-Min alone, which holds counts, not
+ * keys.  What the Count-Min does show: such a key's cell is at or above
+ * the threshold in every row.  A slot's prior (the Count-Min's estimate
+ * when its key was admitted) stays in the cells too, so it is taken out
+ * first; then, in the row that shows fewest, the cells still at or above
+ * the threshold estimate how many keys over it have no slot.
+ */
+
+/* Region h's cells (packets or bytes) less its slots' priors, into res. */
+static void
+hh_residual(const struct ns_sketch_hdr *h, const struct ns_table *t,
+    int by_bytes, uint64_t *res)
+{
+	const struct hh_cell *c = hh_rows(h);
+	const struct hh_bucket *l = hh_lines(h);
+	uint64_t n = (uint64_t)h->depth * h->width, i, b, prior, *x;
+	struct hh_slot s;
+	unsigned w, r;
+
+	for (i = 0; i < n; i++)
+		res[i] = by_bytes ? ns_load_relaxed(&c[i].bytes) :
+		    ns_load_relaxed(&c[i].pkts);
+	for (b = 0; b < h->nbuckets; b++, l++)
+		for (w = 0; w < NS_HH_WAYS; w++) {
+			if (!hh_read_slot(h, t, l, w, &s))
+				continue;
+			prior = by_bytes ? s.prior_bytes : s.prior_pkts;
+			for (r = 0; r < h->depth; r++) {
+				x = &res[ns_hh_cell_index(h, r, s.state)];
+				*x -= *x < prior ? *x : prior;
+			}
+		}
+}
+
+/* The fewest cells at or above threshold in any row of res. */
+static uint64_t
+hh_fewest_over(const struct ns_sketch_hdr *h, const uint64_t *res,
+    uint64_t threshold)
+{
+	uint64_t best = UINT64_MAX, n, j;
+	unsigned r;
+
+	for (r = 0; r < h->depth; r++) {
+		for (n = 0, j = 0; j < h->width; j++)
+			n += res[(uint64_t)r * h->width + j] >= threshold;
+		if (n < best)
+			best = n;
+	}
+	return best;
+}
+
+int
+ns_hh_unreported(const void *const *regions,
+    const struct ns_table *const *tables, unsigned nregions, int by_bytes,
+    uint64_t threshold, uint64_t *out)
+{
+	const struct ns_sketch_hdr *h = regions != NULL ? regions[0] : NULL;
+	uint64_t *res, *sum, n, i;
+	unsigned k;
+	int part;
+
+	if (hh_check(regions, tables, nregions) != 0 || threshold == 0)
+		return -EINVAL;
+	part = (h->flags & NS_SKETCH_F_PARTITIONED) != 0;
+	n = (uint64_t)h->depth * h->width;
+	res = malloc(n * sizeof(*res));
+	sum = part ? NULL : calloc(n, sizeof(*sum));
+	if (res == NULL || (!part && sum == NULL)) {
+		free(res);
+		free(sum);
+		return -ENOMEM;
+	}
+	/* A partitioned key is in one region: count there.  Else the rows
+	 * line up across regions (same seeds), and a key's counts add up. */
+	for (*out = 0, k = 0; k < nregions; k++) {
+		hh_residual(regions[k], hh_table(tables, k), by_bytes & 1, res);
+		if (part)
+			*out += hh_fewest_over(regions[k], res, threshold);
+		else
+			for (i = 0; i < n; i++)
+				sum[i] = res[i] > UINT64_MAX - sum[i] ?
+				    UINT64_MAX : sum[i] + res[i];
+	}
+	if (!part)
+		*out = hh_fewest_over(h, sum, threshold);
+	free(res);
+	free(sum);
+	return 0;
 }

@@ -170,7 +170,9 @@ struct sketch_cb {
 	enum ns_sketch_kind kind;
 	ns_snapshot_sketch_fn fn;
 	void *arg;
-	uint64_t left;			/* top_k still to report */
+	uint64_t left;			/* still to report (the cap) */
+	uint64_t threshold;
+	uint64_t reported, cut;		/* cut: over the threshold, past it */
 };
 
 static void
@@ -178,9 +180,13 @@ sketch_one(void *arg, const uint8_t *key, uint64_t value, uint64_t err)
 {
 	struct sketch_cb *c = arg;
 
-	if (c->left == 0)
+	if (c->left == 0) {
+		/* Without a threshold nothing is "over" it. */
+		c->cut += c->threshold > 0;
 		return;
+	}
 	c->left--;
+	c->reported++;
 	c->fn(c->arg, c->t, c->kind, key, value, err);
 }
 
@@ -192,28 +198,84 @@ ns_sketch_kind_name(enum ns_sketch_kind kind)
 	return names[kind];
 }
 
-int
-ns_snapshot_sketch(const struct ns_engine *e, uint64_t g, unsigned k,
-    enum ns_sketch_kind kind, ns_snapshot_sketch_fn fn, void *arg)
+uint64_t
+ns_sketch_threshold(const struct ns_sketch_task *t, enum ns_sketch_kind kind)
+{
+	return kind == NS_SKETCH_SIZE ? t->cfg->size_threshold :
+	    t->cfg->count_threshold;
+}
+
+/*
+ * How many keys a snapshot of kind reports: top_k when the task sets it;
+ * else, with a threshold, every key over it (the query is bounded by the
+ * candidates anyway); else the 100 largest, lest a task without either
+ * list every candidate.
+ */
+uint64_t
+ns_sketch_report_cap(const struct ns_sketch_task *t, enum ns_sketch_kind kind)
+{
+	if (t->cfg->top_k != 0)
+		return t->cfg->top_k;
+	return ns_sketch_threshold(t, kind) != 0 ? UINT64_MAX :
+	    NS_SKETCH_DEFAULT_TOP_K;
+}
+
+/* The workers' regions of task k (and linked tables) in generation g. */
+static int
+sketch_regions(const struct ns_engine *e, uint64_t g, unsigned k,
+    const void **regions, const struct ns_table **tables)
 {
 	const struct ns_sketch_task *t = &e->sketches[k];
-	const void *regions[256];
-	const struct ns_table *tables[256];
-	struct sketch_cb c = { t, kind, fn, arg, t->cfg->top_k };
 	unsigned w;
 
-	if (e->nworkers > sizeof(regions) / sizeof(regions[0]))
+	if (e->nworkers > NS_SNAPSHOT_MAX_WORKERS)
 		return -E2BIG;
 	for (w = 0; w < e->nworkers; w++) {
 		regions[w] = ns_engine_sketch(e, g, k, w);
 		tables[w] = t->link >= 0 ? ns_gen_shard(&e->seg, g,
 		    (unsigned)t->link, w) : NULL;
 	}
+	return 0;
+}
+
+int
+ns_snapshot_sketch_stats(const struct ns_engine *e, uint64_t g, unsigned k,
+    enum ns_sketch_kind kind, ns_snapshot_sketch_fn fn, void *arg,
+    struct ns_sketch_report *rep)
+{
+	const struct ns_sketch_task *t = &e->sketches[k];
+	const void *regions[NS_SNAPSHOT_MAX_WORKERS];
+	const struct ns_table *tables[NS_SNAPSHOT_MAX_WORKERS];
+	struct sketch_cb c = { t, kind, fn, arg, ns_sketch_report_cap(t, kind),
+	    ns_sketch_threshold(t, kind), 0, 0 };
+	uint64_t unseen = 0;
+	int by_bytes = kind == NS_SKETCH_SIZE ? NS_HH_BY_BYTES : 0, rc;
+
+	if ((rc = sketch_regions(e, g, k, regions, tables)) != 0)
+		return rc;
 	if (kind == NS_SKETCH_SPREAD)
-		return ns_spread_query(regions, e->nworkers,
-		    t->cfg->count_threshold, sketch_one, &c);
-	return ns_hh_query_linked(regions, tables, e->nworkers,
-	    kind == NS_SKETCH_SIZE ? NS_HH_BY_BYTES : 0,
-	    kind == NS_SKETCH_SIZE ? t->cfg->size_threshold :
-	    t->cfg->count_threshold, sketch_one, &c);
+		rc = ns_spread_query(regions, e->nworkers, c.threshold,
+		    sketch_one, &c);
+	else
+		rc = ns_hh_query_linked(regions, tables, e->nworkers, by_bytes,
+		    c.threshold, sketch_one, &c);
+	if (rc < 0 || rep == NULL)
+		return rc;
+	/* Spread buckets keep no count of the keys they lost: only the
+	 * cut is known there. */
+	if (kind != NS_SKETCH_SPREAD && c.threshold > 0 &&
+	    (rc = ns_hh_unreported(regions, tables, e->nworkers, by_bytes,
+	    c.threshold, &unseen)) < 0)
+		return rc;
+	rep->reported = c.reported;
+	rep->cut = c.cut;
+	rep->unreported = c.cut + unseen;
+	return (int)c.reported;
+}
+
+int
+ns_snapshot_sketch(const struct ns_engine *e, uint64_t g, unsigned k,
+    enum ns_sketch_kind kind, ns_snapshot_sketch_fn fn, void *arg)
+{
+	return ns_snapshot_sketch_stats(e, g, k, kind, fn, arg, NULL);
 }

@@ -41,13 +41,46 @@ typedef void (*ns_snapshot_sketch_fn)(void *arg,
 /* "count", "size", "spread". */
 const char *ns_sketch_kind_name(enum ns_sketch_kind);
 
+#define NS_SNAPSHOT_MAX_WORKERS	256
+/* What a task with neither top_k nor a threshold reports, at most. */
+#define NS_SKETCH_DEFAULT_TOP_K	100
+
 /*
  * Keys of sketch task k in generation g, merged over the workers: those
  * at or above the task's threshold for kind (count_threshold,
  * size_threshold; count_threshold for spread), largest first, at most
- * top_k.  Returns the number reported, or -errno.
+ * ns_sketch_report_cap() of them.  Returns what the query found (before
+ * the cap), or -errno.
  */
 int	 ns_snapshot_sketch(const struct ns_engine *, uint64_t g, unsigned k,
 	    enum ns_sketch_kind, ns_snapshot_sketch_fn fn, void *arg);
+
+/* The threshold of kind: size_threshold for size, else count_threshold. */
+uint64_t ns_sketch_threshold(const struct ns_sketch_task *,
+	    enum ns_sketch_kind);
+/*
+ * The most keys of kind a snapshot reports: top_k when set; with a
+ * threshold and no top_k, no cap (a query finds no more keys than the
+ * workers' candidate slots hold); with neither, NS_SKETCH_DEFAULT_TOP_K.
+ */
+uint64_t ns_sketch_report_cap(const struct ns_sketch_task *,
+	    enum ns_sketch_kind);
+
+/*
+ * What a snapshot reported, and what it could not: keys over the
+ * threshold past the cap (cut, exact), plus, for heavy hitters, the
+ * estimate of ns_hh_unreported() (keys over it without a candidate slot).
+ * Both 0 when the kind has no threshold.
+ */
+struct ns_sketch_report {
+	uint64_t	reported;
+	uint64_t	cut;
+	uint64_t	unreported;	/* cut + the estimate */
+};
+
+/* ns_snapshot_sketch(), filling *rep; returns the number reported. */
+int	 ns_snapshot_sketch_stats(const struct ns_engine *, uint64_t g,
+	    unsigned k, enum ns_sketch_kind, ns_snapshot_sketch_fn fn,
+	    void *arg, struct ns_sketch_report *rep);
 
 #endif /* NS_SNAPSHOT_H */

@@ -15,12 +15,14 @@
 #include <string.h>
 
 #include "addr.h"
+#include "alerter.h"
 #include "atomic.h"
 #include "clickhouse.h"
 #include "engine.h"
 #include "gen.h"
 #include "log.h"
 #include "natsmsg.h"
+#include "nats_writer.h"
 #include "ring.h"
 #include "slot.h"
 #include "snapshot.h"
@@ -166,6 +168,18 @@ status_writers(const struct ns_engine *e, FILE *out)
 		    c.spool_bytes, c.last_ok_ns ? ns_time_format(c.last_ok_ns,
 		    ts, sizeof(ts)) : "never");
 	}
+	for (id = 0; id < NS_EXPORT_WRITERS; id++) {
+		if (ns_natsw_counts(e, id, &c) != 0)
+			continue;
+		fprintf(out, "nats writer %s: %s; records spooled %" PRIu64
+		    ", sent %" PRIu64 ", dropped %" PRIu64 "; errors %" PRIu64
+		    "; spool %" PRIu64 " snapshot(s), %" PRIu64 " bytes; last "
+		    "delivery %s\n", ns_ch_writer_name(id, name, sizeof(name)),
+		    ns_load_relaxed(&ns_engine_export(e)->writer[id].connected) ?
+		    "connected" : "not connected", c.spooled, c.sent, c.dropped,
+		    c.errors, c.spool_files, c.spool_bytes, c.last_ok_ns ?
+		    ns_time_format(c.last_ok_ns, ts, sizeof(ts)) : "never");
+	}
 }
 
 int
@@ -187,6 +201,7 @@ ns_status_run(const char *name, FILE *out)
 	status_inputs(&e, out);
 	status_tasks(&e, out);
 	status_writers(&e, out);
+	ns_alerter_status(&e, out);
 	ns_engine_close(&e);
 	ns_config_free(&cfg);
 	return ferror(out) ? -EIO : 0;

@@ -306,6 +306,32 @@ ns_task_key_text(const struct ns_task *t, const uint8_t *key, unsigned i,
 	return 0;
 }
 
+const uint8_t *
+ns_task_key_field(const struct ns_task *t, const uint8_t *key, unsigned i)
+{
+	const uint8_t *k = key + t->hidden_ipver;
+	unsigned j;
+
+	if (i >= t->fields.n)
+		return NULL;
+	for (j = 0; j < i; j++)
+		k += field_size(t->fields.f[j].field);
+	return k;
+}
+
+int
+ns_task_key_ipver(const struct ns_task *t, const uint8_t *key)
+{
+	unsigned i;
+
+	if (t->hidden_ipver)
+		return key[0];
+	for (i = 0; i < t->fields.n; i++)
+		if (t->fields.f[i].field == NS_CONFIG_FIELD_IPVERSION)
+			return *ns_task_key_field(t, key, i);
+	return 0;
+}
+
 void
 ns_task_key_json(const struct ns_task *t, const uint8_t *key, FILE *fp)
 {

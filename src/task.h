@@ -67,6 +67,17 @@ void	 ns_task_key_json(const struct ns_task *, const uint8_t *key, FILE *);
  */
 int	 ns_task_key_text(const struct ns_task *, const uint8_t *key,
 	    unsigned i, char *out, size_t len);
+/*
+ * Field i of the key (configuration order) as the key holds it: addresses
+ * and networks 16 bytes (IPv4 mapped), ports and VLAN big-endian, the rest
+ * one byte; NULL when the key has no field i.  For encoders that carry
+ * fields as values (the NATS writer), not text.
+ */
+const uint8_t *ns_task_key_field(const struct ns_task *, const uint8_t *key,
+	    unsigned i);
+/* The key's IP version: 4 or 6, or 0 when it has no address and no
+ * IPVersion field. */
+int	 ns_task_key_ipver(const struct ns_task *, const uint8_t *key);
 /* Comma-separated values, and the matching header names. */
 void	 ns_task_key_csv(const struct ns_task *, const uint8_t *key, FILE *);
 void	 ns_task_key_csv_header(const struct ns_task *, FILE *);

@@ -470,6 +470,7 @@ wk_batch(struct worker *wk, struct ns_ring_cons *c,
 	NS_INJECT("worker.before_commit");
 	ns_journal_commit(&wk->jc, c->tail);
 	NS_INJECT("worker.after_commit");
+	ns_ring_committed(c);
 }
 
 /* Consume a marker already acted on: a batch of one, nothing stored. */
@@ -479,6 +480,7 @@ wk_drop_marker(struct worker *wk, struct ns_ring_cons *c)
 	ns_journal_begin(&wk->jc, ns_ring_commit_word(c->r));
 	ns_ring_consume(c, 1);
 	ns_journal_commit(&wk->jc, c->tail);
+	ns_ring_committed(c);
 }
 
 /* Input i has finished and its ring holds nothing more. */
@@ -552,18 +554,47 @@ wk_finished(struct worker *wk)
 	return 1;
 }
 
-static void
-wk_idle(unsigned *spins)
-{
-	struct timespec ts = { 0, 50000 };
+#define WK_SPINS	256		/* cpu_relax turns before a sleep */
+#define WK_SLEEP_NS	100000000u	/* a sleep's bound: the parent check */
 
-	if (*spins < 128)
+/* Records to read in a ring not parked at a marker, or the run ended. */
+static int
+wk_has_work(struct worker *wk)
+{
+	unsigned i;
+
+	for (i = 0; i < wk->e->ninputs; i++)
+		/* Acquire, pairs with the release of head in
+		 * ns_ring_publish(), as in ns_ring_peek(). */
+		if (!wk->parked[i] &&
+		    ns_load_acquire(&wk->cons[i].r->head) != wk->cons[i].tail)
+			return 1;
+	return wk_finished(wk);
+}
+
+/*
+ * Nothing to read: spin a little, then sleep on the data bell of our
+ * first ring, which every producer feeding us rings after publishing and
+ * when its input ends.
+ */
+static void
+wk_idle(struct worker *wk, unsigned *spins)
+{
+	struct ns_bell *bell = &wk->cons[0].r->data;
+	uint32_t ticket;
+
+	if ((*spins)++ < WK_SPINS) {
 		caa_cpu_relax();
-	else if (*spins < 256)
-		sched_yield();
-	else
-		nanosleep(&ts, NULL);
-	(*spins)++;
+		return;
+	}
+	ticket = ns_bell_prepare(bell);
+	if (wk_has_work(wk)) {
+		ns_bell_cancel(bell);
+		return;
+	}
+	ns_bell_wait(bell, ticket, WK_SLEEP_NS);
+	if (getppid() == 1)
+		fatalx("supervisor gone");
 }
 
 /* An exact task whose key implies the spread task's pair, or -1. */
@@ -674,9 +705,7 @@ ns_worker_main(struct ns_engine *e, unsigned w, unsigned slot)
 		}
 		if (wk_finished(&wk))
 			exit(0);
-		if ((spins & 1023) == 1023 && getppid() == 1)
-			fatalx("supervisor gone");
-		wk_idle(&spins);
+		wk_idle(&wk, &spins);
 	}
 	/* Stopped before its rings drained: not finished, so not exit 0. */
 	exit(1);

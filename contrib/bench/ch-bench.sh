@@ -84,8 +84,11 @@ EOC
 	"$NS_BUILDDIR/netspectrad" -t -c "$T/$1.yaml" >/dev/null 2>"$T/$1.err" ||
 		fail "config $1: $(cat "$T/$1.err")"
 }
-chw() {	# chw SNAPSHOT_INTERVAL: a ClickHouse writer
-	echo "{type: clickhouse, snapshot_interval: $1, clickhouse: {host: 127.0.0.1, port: $CH_HTTP, node: bench, timeout: 60s}}"
+# chw SNAPSHOT_INTERVAL [TIMEOUT]: a ClickHouse writer.  The API's queries
+# take the writer's timeout, a stall limit: the aggregate over 10M rows
+# sends nothing for tens of seconds.
+chw() {
+	echo "{type: clickhouse, snapshot_interval: $1, clickhouse: {host: 127.0.0.1, port: $CH_HTTP, node: bench, timeout: ${2:-60s}}}"
 }
 
 # ---- 1. a final snapshot of 1M flows -------------------------------------------
@@ -125,15 +128,16 @@ ch_query "DROP TABLE flow_metrics_curl"
 ch_query "INSERT INTO flow_metrics (Timestamp, TaskName, SrcIP, DstIP, SrcPort, DstPort, Protocol, StartTime, EndTime, ByteCount, PacketCount, PeriodStart, Final, Node, Version, TCPFlags) SELECT toDateTime(1767225600 + intDiv(number, $(( api_rows / 10 ))) * 60 + 59), 'per_five_tuple', IPv4NumToString(toUInt32(167772160 + number % $(( api_rows / 10 )))), '192.0.2.1', toUInt16(number % 50000 + 1024), toUInt16(443), toUInt8(6), toDateTime(1767225600), toDateTime(1767225600), 1000 + number % 997, 1 + number % 13, toDateTime(1767225600 + intDiv(number, $(( api_rows / 10 ))) * 60), toUInt8(1), 'bench', 1767225600000000000 + number, toUInt8(24) FROM system.numbers LIMIT $api_rows"
 ch_query "SELECT count() FROM flow_metrics"
 [ "$CH_R" -ge "$api_rows" ] || fail "only $CH_R rows made"
-cfg api "{type: pcap, interface: idle0, snaplen: 96}" 1h 1h "$(chw 1h)" true
+cfg api "{type: pcap, interface: idle0, snaplen: 96}" 1h 1h "$(chw 1h 300s)" true
 ip netns exec "$NSB" "$NS_BUILDDIR/netspectrad" -f -c "$T/api.yaml" >"$T/api.log" 2>&1 &
 apid=$!
 ns_at_exit "kill -9 $apid 2>/dev/null"
 wait_for 30 api_up || fail "the API does not answer: $(tail -5 "$T/api.log")"
 echo '{"task_name": "per_five_tuple", "end_time": "2030-01-01T00:00:00Z"}' >"$T/agg.json"
-api_post /api/v1/aggregate "$T/agg.json" "$T/agg.out" >/dev/null	# warm the caches
+in_ch curl -sS -m 900 -o "$T/agg.out" -H 'Content-Type: application/json' \
+	--data-binary @"$T/agg.json" "$API_URL/api/v1/aggregate"	# warm the caches
 for _ in $(seq "$api_reqs"); do
-	in_ch curl -sS -m 120 -o "$T/agg.out" -w '%{time_total}\n' -H 'Content-Type: application/json' \
+	in_ch curl -sS -m 900 -o "$T/agg.out" -w '%{time_total}\n' -H 'Content-Type: application/json' \
 		--data-binary @"$T/agg.json" "$API_URL/api/v1/aggregate"
 done | sort -n >"$T/lat"
 grep -q totalPackets "$T/agg.out" || fail "aggregate: $(cat "$T/agg.out")"

@@ -21,8 +21,8 @@ fi
 
 # target  max_len  sources (besides tests/fuzz/<target>.c)  libraries
 targets() {
-	echo "fuzz_parse 256 src/parse.c -lxxhash"
-	echo "fuzz_apireq 4096 exporters/apireq.c exporters/sqlq.c src/config.c src/addr.c src/log.c -lyaml -ljansson"
+	echo "fuzz_parse 256 src/parse.c"
+	echo "fuzz_apireq 4096 exporters/apireq.c exporters/sqlq.c src/config.c src/alert.c src/dotenv.c src/addr.c src/log.c -lyaml -ljansson -lxxhash"
 	# The message decoder needs proto/*.pb-c.[ch], generated here (as
 	# make does in a build tree) beside a link to natsmsg.c, whose
 	# #include "proto/..." then finds them: run.sh has no build tree.
@@ -32,7 +32,7 @@ targets() {
 		"$src/proto/traffic.proto" "$src/proto/netspectra.proto" &&
 	    ln -sf "$src/src/natsmsg.c" "$_g/natsmsg.c" || return 1
 	_g=$(realpath -m --relative-to="$src" "$_g")
-	echo "fuzz_natsmsg 65536 $_g/natsmsg.c $_g/proto/traffic.pb-c.c src/parse.c -lprotobuf-c -lxxhash"
+	echo "fuzz_natsmsg 65536 $_g/natsmsg.c $_g/proto/traffic.pb-c.c src/parse.c -lprotobuf-c"
 }
 
 mkdir -p "$out"

@@ -12,7 +12,9 @@
 #                        list of port numbers in use by test traffic); sets
 #                        NATS_PORT, NATS_URL, NATS_NS, NATS_DIR
 #   nats_start [-js]     start it (JetStream: store in $NATS_DIR/js), wait
-#                        until it answers a client's CONNECT and PING
+#                        until it answers a client's CONNECT and PING; with
+#                        NATS_CONF set, it reads that configuration file too
+#                        (max_payload, ...)
 #   nats_stop            SIGTERM, wait until it has exited and freed its port
 #   nats_kill            kill -9, the same wait
 #   in_nats CMD...       run CMD where the server listens (its namespace)
@@ -75,8 +77,8 @@ nats_start() {
 	_js=
 	[ "${1:-}" = -js ] && _js="-js -sd $NATS_DIR/js"
 	# shellcheck disable=SC2086
-	$NATS_IN "$NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" $_js \
-	    >>"$NATS_DIR/server.log" 2>&1 &
+	$NATS_IN "$NATS_SERVER" ${NATS_CONF:+-c "$NATS_CONF"} -a 127.0.0.1 \
+	    -p "$NATS_PORT" $_js >>"$NATS_DIR/server.log" 2>&1 &
 	NATS_PID=$!
 	ns_at_exit "kill -9 $NATS_PID"
 	wait_for 20 nats_up || fail "nats-server did not start: $(tail -5 "$NATS_DIR/server.log")"

@@ -204,25 +204,29 @@ ppid=$!
 ns_at_exit "kill -9 $ppid 2>/dev/null"
 wait_for 10 grep -q "NATS: connected" "$T/outage.log" ||
     fail "outage: probe did not start: $(cat "$T/outage.log")"
-# send N FROM: N datagrams to port 9, then wait until the probe took them.
+# send N CAPTURED PUBLISHED: N datagrams to port 9, then wait until the
+# probe has captured CAPTURED in all, PUBLISHED of them to a server and
+# the rest held in nats.c's reconnect buffer (", buffered N").
 send() {
 	ip netns exec "$NSB" python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(int(sys.argv[1])):
     s.sendto(b"outage %d" % i, ("127.0.0.1", 9))' "$1"
-	wait_for 20 grep -q "counters: captured $2, published $2 packets" "$T/outage.log" ||
-	    fail "outage: probe did not publish $2: $(tail -3 "$T/outage.log")"
+	_buf=
+	[ "$2" = "$3" ] || _buf=".*, buffered $(($2 - $3)), "
+	wait_for 20 grep -q "counters: captured $2, published $3 packets$_buf" "$T/outage.log" ||
+	    fail "outage: probe did not capture $2, publish $3: $(tail -3 "$T/outage.log")"
 }
-send 1000 1000
+send 1000 1000 1000
 nats_kill
 wait_for 10 grep -q "NATS: disconnected" "$T/outage.log" ||
     fail "outage: probe did not see the server go"
-send 1000 2000
+send 1000 2000 1000
 nats_start -js
 wait_for 20 sh -c "[ \$(grep -c 'NATS: connected' '$T/outage.log') -ge 2 ]" ||
     fail "outage: probe did not reconnect: $(tail -3 "$T/outage.log")"
-send 1000 3000
+send 1000 3000 3000
 kill -TERM "$ppid"
 wait "$ppid" || fail "outage: probe exited non-zero: $(tail "$T/outage.log")"
 grep -q "stopped: captured 3000, published 3000 packets in 3000 messages, skipped 0, dropped 0" "$T/outage.log" ||

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -284,6 +285,11 @@ check_go2netspectra(const struct ns_config *c)
 	cr_assert(!w->enabled);
 	cr_assert_eq(w->snapshot_interval, 3600 * SEC);
 	cr_assert_str_eq(w->root_path, "test/res");
+	/* Nothing but Go2NetSpectra's keys: its layout. */
+	cr_assert_eq(w->layout, NS_CONFIG_LAYOUT_GO2NS);
+	cr_assert_eq(a->sketch.writers[0].layout, NS_CONFIG_LAYOUT_GO2NS);
+	cr_assert_eq(a->exact.tasks[0].num_shards, 128);
+	cr_assert_eq(cm->top_k, 0);
 	cr_assert_not_null(c->warnings);
 	cr_assert(strstr(c->warnings, "\"gob\"") != NULL, "%s", c->warnings);
 
@@ -357,13 +363,29 @@ Test(config, go2netspectra_with_env)
 	setenv("CLICKHOUSE_HOST", "ch.example", 1);
 	setenv("CLICKHOUSE_PORT", "18123", 1);
 	setenv("NATS_URL", "nats://nats:4222", 1);
-	setenv("SMTP_PORT", "not-a-port-but-ignored", 1);
+	/* The alerter's e-mail: Go2NetSpectra's comma-separated "to". */
+	setenv("SMTP_HOST", "mail.example", 1);
+	setenv("SMTP_PORT", "2525", 1);
+	setenv("SMTP_TO", "a@example.org,b@example.org", 1);
 	cr_assert_eq(ns_config_load(DATA("config/go2netspectra.yaml"), &cfg,
 	    err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(cfg.aggregator.exact.writers[1].clickhouse.host,
 	    "ch.example");
 	cr_assert_eq(cfg.aggregator.sketch.writers[1].clickhouse.port, 18123);
 	cr_assert_str_eq(cfg.probe.nats_url, "nats://nats:4222");
+	cr_assert_str_eq(cfg.alerter.nats_url, "nats://nats:4222");
+	cr_assert_str_eq(cfg.smtp.host, "mail.example");
+	cr_assert_eq(cfg.smtp.port, 2525);
+	cr_assert_eq(cfg.smtp.nto, 2);
+	cr_assert_str_eq(cfg.smtp.to[1], "b@example.org");
+	ns_config_free(&cfg);
+	/* smtp is no longer ignored: a bad port is an error. */
+	setenv("SMTP_PORT", "not-a-port", 1);
+	cr_assert_eq(ns_config_load(DATA("config/go2netspectra.yaml"), &cfg,
+	    err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "smtp.port: expected an integer") != NULL, "%s",
+	    err);
+	unset_go2netspectra_env();
 }
 
 /* A hang against the native protocol becomes an error at load. */
@@ -407,6 +429,49 @@ Test(config, clickhouse_writer_keys)
 	cr_assert_str_eq(w->clickhouse.node, "edge-1");
 	cr_assert_eq(w->clickhouse.spool_max, 64ull << 20);
 	round_trip(&cfg);
+}
+
+Test(config, nats_writer_keys)
+{
+	load_ok("aggregator:\n  sketch:\n    writers:\n"
+	    "      - type: nats\n"
+	    "        nats: {url: 'nats://a:4222,nats://b:4222', subject: ns.snap,"
+	    " node: edge-2, timeout: 2s, spool_dir: /var/spool/ns,"
+	    " spool_max: 8MiB, reconnect_buffer: 1MiB}\n");
+	const struct ns_config_writer *w = &cfg.aggregator.sketch.writers[0];
+
+	cr_assert_eq(w->type, NS_CONFIG_WRITER_NATS);
+	cr_assert_str_eq(w->nats.url, "nats://a:4222,nats://b:4222");
+	cr_assert_str_eq(w->nats.subject, "ns.snap");
+	cr_assert_str_eq(w->nats.node, "edge-2");
+	cr_assert_eq(w->nats.timeout, 2 * SEC);
+	cr_assert_str_eq(w->nats.spool_dir, "/var/spool/ns");
+	cr_assert_eq(w->nats.spool_max, 8ull << 20);
+	cr_assert_eq(w->nats.reconnect_buffer, 1ull << 20);
+	round_trip(&cfg);
+	ns_config_free(&cfg);
+	load_ok("aggregator:\n  exact:\n    writers: [{type: nats}]\n");
+	w = &cfg.aggregator.exact.writers[0];
+	cr_assert_str_eq(w->nats.subject, "netspectra.snapshots");
+	cr_assert_eq(w->nats.spool_max, 1ull << 30);
+	cr_assert_gt(strlen(w->nats.node), 0, "the host name by default");
+}
+
+/* Published on, so no wildcard and no empty token. */
+Test(config, nats_writer_subject_is_a_subject)
+{
+	static const char *const bad[] = { "a.*", "a.>", "a..b", ".a", "a.",
+	    "a b" };
+	char yaml[256];
+	unsigned i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "aggregator:\n  exact:\n"
+		    "    writers:\n      - type: nats\n"
+		    "        nats: {subject: '%s'}\n", bad[i]);
+		expect_error(yaml, "5:25", "NATS subject", NULL);
+		ns_config_free(&cfg);
+	}
 }
 
 /* The misspelling of the integration test, with its exact position. */
@@ -473,7 +538,7 @@ Test(config, unknown_keys_with_suggestions)
 	expect_error("daemon:\n  frobnicate: 1\n", "2:3",
 	    "unknown key \"frobnicate\" in daemon", NULL);
 	cr_assert(strstr(err, "did you mean") == NULL, "%s", err);
-	/* ai: and smtp: are ignored, but their keys are still checked. */
+	/* ai: is ignored, but its keys are still checked, as smtp's are. */
 	expect_error("smtp:\n  hots: x\n", "2:3",
 	    "unknown key \"hots\" in smtp; did you mean \"host\"?", NULL);
 	expect_error("ai:\n  modle: x\n", "2:3", "did you mean \"model\"?",
@@ -510,7 +575,10 @@ Test(config, bad_duration)
 	    "got \"5 minutes\"", NULL);
 	expect_error("aggregator:\n  period: 60\n", "2:11",
 	    "got \"60\"; add a unit, e.g. \"60s\"", NULL);
-	expect_error("aggregator:\n  period: 1.5h\n", "2:11",
+	/* Go's syntax has fractions, but no unitless numbers but "0". */
+	expect_error("aggregator:\n  period: 1.5\n", "2:11",
+	    "expected a duration", NULL);
+	expect_error("aggregator:\n  period: -1h\n", "2:11",
 	    "expected a duration", NULL);
 	expect_error("aggregator:\n  period: 0s\n", "2:11",
 	    "expected a duration from 1s to 8784h, got \"0s\"", NULL);
@@ -1046,4 +1114,387 @@ Test(config, nats_input_errors)
 	    "does not apply", NULL);
 	expect_error("inputs: [{type: nats, jetstream: {strem: a}}]\n", "1:35",
 	    "did you mean \"stream\"", NULL);
+}
+
+/* ------------------------------------------- Go durations (issue 18) */
+
+/* s parses to want nanoseconds. */
+static void
+dur_is(const char *s, uint64_t want)
+{
+	uint64_t v = 12345;
+
+	cr_assert_eq(ns_config_parse_duration(s, &v), 0, "\"%s\" refused", s);
+	cr_assert_eq(v, want, "\"%s\": %llu, want %llu", s,
+	    (unsigned long long)v, (unsigned long long)want);
+}
+
+Test(config, go_durations)
+{
+	dur_is("200ms", 200000000);
+	dur_is("1m30s", 90 * SEC);
+	dur_is("1.5h", 5400 * SEC);
+	dur_is("300us", 300000);
+	dur_is("300\xc2\xb5s", 300000);		/* U+00B5, as Go */
+	dur_is("300\xce\xbcs", 300000);		/* U+03BC, as Go */
+	dur_is("1h2m3.5s", 3723 * SEC + SEC / 2);
+	dur_is("2h45m", 9900 * SEC);
+	dur_is("0", 0);
+	dur_is("+0", 0);
+	dur_is("+5s", 5 * SEC);
+	dur_is(".5s", SEC / 2);
+	dur_is("1.s", SEC);
+	dur_is("1.000000001s", SEC + 1);
+	dur_is("0.1ns", 0);			/* Go truncates too */
+	dur_is("1s1s", 2 * SEC);		/* Go adds repeats */
+	dur_is("2.25m", 135 * SEC);
+	dur_is("1.123456789123456789999s", 1123456789);
+	dur_is("720h", 720ull * 3600 * SEC);
+	dur_is("1d", 86400 * SEC);		/* netspectra's extension */
+}
+
+Test(config, go_durations_invalid)
+{
+	static const char *const bad[] = {
+		"", "1", "60", "1.5", "-1s", "-0", "1x", "s", ".s", ".", "+",
+		"5 m", " 1s", "1s ", "1e3s", "1..5s", "1h-1m", "1sec", "1H",
+		"99999999999999h", "18446744073709551616ns", "0x10s",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(ns_config_parse_duration(bad[i], &v), -EINVAL,
+		    "\"%s\" accepted", bad[i]);
+	cr_assert_eq(ns_config_parse_duration(NULL, &v), -EINVAL);
+}
+
+/* Every duration key takes Go's syntax, within its bounds. */
+Test(config, duration_keys_and_bounds)
+{
+	load_ok("aggregator:\n  period: 1.5h\n  exact:\n    writers:\n"
+	    "      - type: jsonl\n        snapshot_interval: \"200ms\"\n"
+	    "        jsonl: {root_path: /x}\n"
+	    "      - type: clickhouse\n        clickhouse: {timeout: 1m30s}\n"
+	    "alerter:\n  check_interval: 1m0.5s\n  timeout: 300ms\n"
+	    "  min_notify_interval: \"0\"\n");
+	cr_assert_eq(cfg.aggregator.period, 5400 * SEC);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].snapshot_interval,
+	    200000000);
+	cr_assert_eq(cfg.aggregator.exact.writers[1].clickhouse.timeout,
+	    90 * SEC);
+	cr_assert_eq(cfg.alerter.check_interval, 60 * SEC + SEC / 2);
+	cr_assert_eq(cfg.alerter.timeout, 300000000);
+	cr_assert_eq(cfg.alerter.min_notify_interval, 0);
+	round_trip(&cfg);
+	ns_config_free(&cfg);
+	/* The lower bounds the man page states. */
+	expect_error("aggregator:\n  exact:\n    writers:\n"
+	    "      - type: jsonl\n        snapshot_interval: 99.9ms\n"
+	    "        jsonl: {root_path: /x}\n", "5:28",
+	    "expected a duration from 100ms to 8784h, got \"99.9ms\"", NULL);
+	expect_error("aggregator:\n  period: 999ms\n", "2:11",
+	    "expected a duration from 1s to 8784h", NULL);
+	expect_error("alerter:\n  check_interval: 0.5s\n", "2:19",
+	    "expected a duration from 1s", NULL);
+	expect_error("alerter:\n  timeout: 50ms\n", "2:12",
+	    "expected a duration from 100ms to 5m", NULL);
+	expect_error("aggregator:\n  exact:\n    writers:\n"
+	    "      - type: clickhouse\n        clickhouse: {timeout: 90us}\n",
+	    "5:31", "expected a duration from 100ms to 1h", NULL);
+	expect_error("aggregator:\n  period: 8784h0.001s\n", "2:11",
+	    "expected a duration from 1s to 8784h", NULL);
+}
+
+/* --------------------------------------- layouts, heavy hitters (18) */
+
+static const char g2ns_head[] =
+    "aggregator:\n  period: \"720h\"\n  exact:\n    writers:\n"
+    "      - type: \"gob\"\n        enabled: false\n"
+    "        snapshot_interval: \"3600s\"\n        gob:\n"
+    "          root_path: \"test/res\"\n    tasks:\n"
+    "        - name: \"per_five_tuple\"\n"
+    "          key_fields: [\"SrcIP\", \"DstIP\", \"SrcPort\", \"DstPort\","
+    " \"Protocol\"]\n          num_shards: 128\n";
+
+Test(config, go2netspectra_layout_rule)
+{
+	char buf[2048];
+
+	/* Go2NetSpectra's keys only: its layout for text and gob. */
+	snprintf(buf, sizeof(buf), "%s  sketch:\n    writers:\n"
+	    "      - type: \"text\"\n        snapshot_interval: \"200ms\"\n"
+	    "        text: {root_path: r}\n    tasks:\n"
+	    "      - name: cm\n        skt_type: 0\n        flow_fields: [SrcIP]\n"
+	    "        element_fields: []\n        count_thereshold: 5\n",
+	    g2ns_head);
+	load_ok(buf);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_GO2NS);
+	cr_assert_eq(cfg.aggregator.sketch.writers[0].layout,
+	    NS_CONFIG_LAYOUT_GO2NS);
+	cr_assert_eq(cfg.aggregator.sketch.tasks[0].element_fields.n, 0);
+	round_trip(&cfg);
+	ns_config_free(&cfg);
+
+	/* One netspectra-only key anywhere: netspectra's layout. */
+	snprintf(buf, sizeof(buf), "%s          max_flows: 1000\n", g2ns_head);
+	load_ok(buf);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_NETSPECTRA);
+	ns_config_free(&cfg);
+	snprintf(buf, sizeof(buf), "daemon: {user: x}\n%s", g2ns_head);
+	load_ok(buf);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_NETSPECTRA);
+	ns_config_free(&cfg);
+	/* A key field of netspectra's alone is enough. */
+	snprintf(buf, sizeof(buf), "%s", g2ns_head);
+	*strstr(buf, "\"Protocol\"") = '\0';
+	strcat(buf, "\"VLAN\"]\n");
+	load_ok(buf);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_NETSPECTRA);
+	ns_config_free(&cfg);
+
+	/* The rule is about keys: a short file of Go2NetSpectra's keys only
+	 * is taken for one of its users', ... */
+	load_ok("aggregator:\n  exact:\n    writers:\n"
+	    "      - {type: text, text: {root_path: /x}}\n");
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_GO2NS);
+	ns_config_free(&cfg);
+	/* ...a jsonl writer beside it makes it netspectra's... */
+	load_ok("aggregator:\n  exact:\n    writers:\n"
+	    "      - {type: text, text: {root_path: /x}}\n"
+	    "      - {type: jsonl, enabled: false}\n");
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_NETSPECTRA);
+	ns_config_free(&cfg);
+	/* ...and a writer may say which it wants. */
+	load_ok("daemon: {user: x}\naggregator:\n  exact:\n    writers:\n"
+	    "      - {type: jsonl, layout: go2netspectra, jsonl: {root_path: /x}}\n"
+	    "      - {type: text, layout: go2netspectra, text: {root_path: /y}}\n"
+	    "      - {type: text, text: {root_path: /z}}\n");
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_GO2NS);
+	cr_assert_eq(cfg.aggregator.exact.writers[1].layout,
+	    NS_CONFIG_LAYOUT_GO2NS);
+	cr_assert_eq(cfg.aggregator.exact.writers[2].layout,
+	    NS_CONFIG_LAYOUT_NETSPECTRA);
+	round_trip(&cfg);
+	ns_config_free(&cfg);
+	/* And the other way round. */
+	snprintf(buf, sizeof(buf), "%s", g2ns_head);
+	*strstr(buf, "        gob:") = '\0';
+	strcat(buf, "        layout: netspectra\n        gob: {root_path: r}\n");
+	load_ok(buf);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].layout,
+	    NS_CONFIG_LAYOUT_NETSPECTRA);
+	ns_config_free(&cfg);
+
+	expect_error("aggregator:\n  exact:\n    writers:\n"
+	    "      - {type: csv, layout: go2netspectra, csv: {root_path: /x}}\n",
+	    "4:21", "key \"layout\" does not apply to a writer of type \"csv\"",
+	    NULL);
+	expect_error("aggregator:\n  exact:\n    writers:\n"
+	    "      - {type: text, layout: go2ns, text: {root_path: /x}}\n",
+	    "4:30", "layout: unknown value \"go2ns\"; expected one of "
+	    "netspectra, go2netspectra", NULL);
+}
+
+Test(config, element_fields_empty)
+{
+	static const char head[] = "aggregator:\n  sketch:\n    tasks:\n"
+	    "      - name: s\n        flow_fields: [SrcIP]\n";
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s        skt_type: 0\n"
+	    "        element_fields: []\n", head);
+	load_ok(buf);
+	cr_assert_eq(cfg.aggregator.sketch.tasks[0].element_fields.n, 0);
+	ns_config_free(&cfg);
+	snprintf(buf, sizeof(buf), "%s        skt_type: 1\n"
+	    "        element_fields: []\n", head);
+	expect_error(buf, "7:25", "element_fields: expected at least one key "
+	    "field for skt_type 1", NULL);
+	/* Other lists still want a field. */
+	expect_error("aggregator:\n  sketch:\n    tasks:\n"
+	    "      - name: s\n        flow_fields: []\n", "5:22",
+	    "expected at least one key field, got an empty sequence", NULL);
+}
+
+Test(config, top_k_unset_is_zero)
+{
+	load_ok("aggregator:\n  sketch:\n    tasks:\n"
+	    "      - {name: a, flow_fields: [SrcIP], count_threshold: 9}\n"
+	    "      - {name: b, flow_fields: [SrcIP], top_k: 7}\n");
+	cr_assert_eq(cfg.aggregator.sketch.tasks[0].top_k, 0);
+	cr_assert_eq(cfg.aggregator.sketch.tasks[1].top_k, 7);
+	round_trip(&cfg);
+}
+
+/* --------------------------------------------------- .env (issue 18) */
+
+static char envdir[256];
+
+/* A fresh directory with a .env of text and a config.yaml of yaml. */
+static const char *
+env_files(const char *text, const char *yaml)
+{
+	static char cpath[300];
+	char path[300];
+	FILE *fp;
+
+	snprintf(envdir, sizeof(envdir), "/tmp/ns-test-env.XXXXXX");
+	cr_assert_not_null(mkdtemp(envdir));
+	snprintf(path, sizeof(path), "%s/.env", envdir);
+	if (text != NULL) {
+		cr_assert_not_null(fp = fopen(path, "w"));
+		fputs(text, fp);
+		fclose(fp);
+	}
+	snprintf(cpath, sizeof(cpath), "%s/config.yaml", envdir);
+	cr_assert_not_null(fp = fopen(cpath, "w"));
+	fputs(yaml, fp);
+	fclose(fp);
+	return cpath;
+}
+
+static void
+env_cleanup(void)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/.env", envdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/config.yaml", envdir);
+	unlink(path);
+	rmdir(envdir);
+}
+
+static const char env_yaml[] =
+    "aggregator:\n  exact:\n    writers:\n"
+    "      - type: clickhouse\n        clickhouse:\n"
+    "          host: \"${NS_T_HOST}\"\n          port: ${NS_T_PORT}\n"
+    "          password: \"${NS_T_PASS}\"\n"
+    "          database: \"${NS_T_DB:-fallback}\"\n";
+
+Test(config, dotenv_fills_the_environment)
+{
+	const char *c = env_files(
+	    "# Go2NetSpectra's .env\n"
+	    "\n"
+	    "NS_T_HOST=ch.example   # trailing comment\n"
+	    "export NS_T_PORT = 18123\r\n"
+	    "  NS_T_PASS='p#ss \"w\" $x'\n"
+	    "NS_T_DQ=\"a\\tb\\n\\\"c\\\" \\\\ \\$d \\q\" # c\n"
+	    "NS_T_EMPTY=\n"
+	    "NS_T_HASH=#1\n"
+	    "NS_T_DB=\n", env_yaml);
+
+	unsetenv("NS_T_HOST");
+	unsetenv("NS_T_PORT");
+	unsetenv("NS_T_PASS");
+	unsetenv("NS_T_DQ");
+	unsetenv("NS_T_DB");
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].clickhouse.host,
+	    "ch.example");
+	cr_assert_eq(cfg.aggregator.exact.writers[0].clickhouse.port, 18123);
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].clickhouse.password,
+	    "p#ss \"w\" $x");
+	/* Empty in the .env: ${VAR:-default} takes the default. */
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].clickhouse.database,
+	    "fallback");
+	cr_assert_str_eq(getenv("NS_T_DQ"), "a\tb\n\"c\" \\ $d \\q");
+	cr_assert_str_eq(getenv("NS_T_EMPTY"), "");
+	cr_assert_str_eq(getenv("NS_T_HASH"), "#1");
+	env_cleanup();
+}
+
+Test(config, dotenv_environment_wins)
+{
+	const char *c = env_files("NS_T_HOST=from-file\nNS_T_PORT=1\n"
+	    "NS_T_PASS=file\n", env_yaml);
+
+	setenv("NS_T_HOST", "from-env", 1);
+	setenv("NS_T_PASS", "", 1);		/* set, if empty, still wins */
+	unsetenv("NS_T_PORT");
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].clickhouse.host,
+	    "from-env");
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].clickhouse.password,
+	    "");
+	cr_assert_eq(cfg.aggregator.exact.writers[0].clickhouse.port, 1);
+	ns_config_free(&cfg);
+	/* A later read (SIGHUP) may change what the .env itself set. */
+	env_cleanup();
+	c = env_files("NS_T_HOST=again\nNS_T_PORT=2\n", env_yaml);
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.aggregator.exact.writers[0].clickhouse.host,
+	    "from-env");
+	cr_assert_eq(cfg.aggregator.exact.writers[0].clickhouse.port, 2);
+	env_cleanup();
+}
+
+Test(config, dotenv_last_line_wins)
+{
+	const char *c = env_files("NS_T_PORT=1\nNS_T_PORT=3\n", env_yaml);
+
+	unsetenv("NS_T_PORT");
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.aggregator.exact.writers[0].clickhouse.port, 3);
+	env_cleanup();
+}
+
+/* A bad line: -EINVAL, "<dir>/.env:LINE:COL: what", nothing set. */
+static void
+dotenv_bad(const char *text, const char *pos, const char *what)
+{
+	char want[512];
+	const char *c = env_files(text, env_yaml);
+
+	unsetenv("NS_T_HOST");
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), -EINVAL,
+	    "accepted:\n%s", text);
+	snprintf(want, sizeof(want), "%s/.env:%s: ", envdir, pos);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "want %s, got %s",
+	    want, err);
+	cr_assert(strstr(err, what) != NULL, "\"%s\" not in %s", what, err);
+	cr_assert_null(getenv("NS_T_HOST"), "set from a bad file");
+	env_cleanup();
+}
+
+Test(config, dotenv_errors)
+{
+	dotenv_bad("NS_T_HOST=a\nno equals sign\n", "2:4", "expected '=' "
+	    "after no");
+	dotenv_bad("NS_T_HOST=a\n# c\n\n  1BAD=x\n", "4:3", "expected "
+	    "KEY=VALUE");
+	dotenv_bad("NS_T_HOST=a\nKEY=\"open\n", "2:5", "unterminated "
+	    "double-quoted value");
+	dotenv_bad("NS_T_HOST=a\nKEY='open\n", "2:5", "unterminated "
+	    "single-quoted value");
+	dotenv_bad("NS_T_HOST=a\nKEY=\"x\" y\n", "2:9", "unexpected text "
+	    "after the closing quote");
+	dotenv_bad("NS_T_HOST=a\nexport\n", "2:7", "expected '=' after "
+	    "export");
+	dotenv_bad("NS_T_HOST=a\n=x\n", "2:1", "expected KEY=VALUE");
+}
+
+Test(config, dotenv_absent_or_unreadable)
+{
+	const char *c = env_files(NULL, env_yaml);
+	char path[300];
+
+	/* No .env: nothing to do. */
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), 0, "%s", err);
+	ns_config_free(&cfg);
+	/* A .env that is not a file: said, with its name. */
+	snprintf(path, sizeof(path), "%s/.env", envdir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	cr_assert_eq(ns_config_load(c, &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "/.env: ") != NULL, "%s", err);
+	rmdir(path);
+	env_cleanup();
 }

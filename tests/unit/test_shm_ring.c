@@ -1,7 +1,8 @@
 /*
  * test_shm_ring.c -- SPSC rings: wraparound across processes, full-ring
  * detection against the committed tail, batched publication, resume
- * position of a restarted producer.
+ * position of a restarted producer, and the doorbells a waiting side
+ * sleeps on.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -246,4 +247,133 @@ Test(ring, wraparound_across_processes, .timeout = 120)
 	cr_assert_eq(ns_ring_get(&seg, 0)->head, WRAP_N);
 	cr_assert_eq(NS_RING_TAIL(ns_ring_get(&seg, 0)->commit), WRAP_N);
 	cr_assert_eq(ns_ring_peek(&c, 13, &r), 0);
+}
+
+/* ---- doorbells (bell.h) ------------------------------------------------ */
+
+#define BELL_LONG	60000000000ull	/* ns: a wait that must not run out */
+
+/* Nobody sleeps: a ring is a fence and a load, the word stays. */
+Test(ring, bell_quiet_ring_costs_no_wake)
+{
+	struct ns_ring *r;
+
+	mkseg(16);
+	r = ns_ring_get(&seg, 0);
+	ns_bell_ring(&r->space);
+	cr_assert_eq(r->space.seq, 0);
+	cr_assert_eq(r->space.sleeping, 0);
+}
+
+/* Rung between the ticket and the wait: the wait returns at once. */
+Test(ring, bell_stale_ticket_does_not_sleep)
+{
+	struct ns_ring *r;
+	uint32_t ticket;
+
+	mkseg(16);
+	r = ns_ring_get(&seg, 0);
+	ticket = ns_bell_prepare(&r->data);
+	cr_assert_eq(r->data.sleeping, 1);
+	ns_bell_ring(&r->data);
+	cr_assert_eq(r->data.seq, ticket + 1);
+	ns_bell_wait(&r->data, ticket, BELL_LONG);
+	cr_assert_eq(r->data.sleeping, 0);
+	/* One wake per sleep: a second ring finds nobody. */
+	ns_bell_ring(&r->data);
+	cr_assert_eq(r->data.seq, ticket + 1);
+}
+
+/* A publication rings the consumer's data bell, from another process. */
+Test(ring, bell_publication_wakes_consumer)
+{
+	struct ns_ring_prod p;
+	struct ns_record *w;
+	struct ns_ring *r;
+	uint32_t ticket;
+	pid_t pid;
+	int status;
+
+	mkseg(16);
+	r = ns_ring_get(&seg, 0);
+	ticket = ns_bell_prepare(&r->data);
+	if ((pid = fork()) == 0) {
+		ns_ring_prod_init(&p, r);
+		ns_ring_prod_bell(&p, &r->data);
+		if (ns_ring_reserve(&p, 1, &w) != 1)
+			_exit(1);
+		w->ts_ns = 7;
+		ns_ring_publish(&p, 1);
+		_exit(0);
+	}
+	ns_bell_wait(&r->data, ticket, BELL_LONG);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(r->data.seq, ticket + 1, "the publication did not ring");
+	cr_assert_eq(r->head, 1);
+}
+
+/* A producer blocked on a full ring sleeps, and goes on after a commit. */
+Test(ring, bell_full_ring_producer_woken_by_commit, .timeout = 60)
+{
+	struct ns_ring_prod p;
+	struct ns_ring_cons c;
+	const struct ns_record *rd;
+	struct ns_record *w;
+	struct ns_ring *r;
+	unsigned n, spins = 0;
+	pid_t pid;
+	int status;
+
+	mkseg(16);
+	r = ns_ring_get(&seg, 0);
+	if ((pid = fork()) == 0) {
+		ns_ring_prod_init(&p, r);
+		if (ns_ring_reserve(&p, 16, &w) != 16)
+			_exit(1);
+		ns_ring_publish(&p, 16);
+		if (ns_ring_reserve_wait(&p, 1, &w, NULL) != 1)
+			_exit(2);
+		ns_ring_publish(&p, 1);
+		_exit(0);
+	}
+	/* Until the producer sleeps on the space bell (the test's timeout
+	 * is the deadline). */
+	while (ns_load_acquire(&r->space.sleeping) == 0 ||
+	    ns_load_relaxed(&r->head) < 16)
+		if (++spins % 1024 == 0)
+			sched_yield();
+	ns_ring_cons_init(&c, r);
+	n = ns_ring_peek(&c, 16, &rd);
+	cr_assert_eq(n, 16);
+	ns_ring_consume(&c, n);
+	ns_ring_commit(&c);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "producer status %d", status);
+	cr_assert_eq(r->head, 17);
+}
+
+/* A commit rings the space bell of its ring. */
+Test(ring, bell_commit_rings_space)
+{
+	struct ns_ring_prod p;
+	struct ns_ring_cons c;
+	const struct ns_record *rd;
+	struct ns_record *w;
+	struct ns_ring *r;
+	uint32_t ticket;
+
+	mkseg(16);
+	r = ns_ring_get(&seg, 0);
+	ns_ring_prod_init(&p, r);
+	cr_assert_eq(ns_ring_reserve(&p, 16, &w), 16);
+	ns_ring_publish(&p, 16);
+	ticket = ns_bell_prepare(&r->space);	/* as the producer would */
+	ns_ring_cons_init(&c, r);
+	cr_assert_eq(ns_ring_peek(&c, 4, &rd), 4);
+	ns_ring_consume(&c, 4);
+	ns_ring_commit(&c);
+	cr_assert_eq(r->space.seq, ticket + 1, "the commit did not ring");
+	cr_assert_eq(r->space.sleeping, 0);
 }

@@ -946,3 +946,97 @@ Test(sketch, journal_kill)
 	ns_seg_detach(&seg);
 }
 #endif
+
+/* ---- keys over a threshold without a candidate slot (issue 18) */
+
+/* keys [first, first + n) with pkts packets each, interleaved; a tail. */
+static void
+hh_feed(void *m, uint32_t first, uint32_t n, unsigned pkts, uint32_t tail)
+{
+	uint8_t k[KS];
+	uint64_t h;
+
+	for (unsigned r = 0; r < pkts; r++)
+		for (uint32_t i = first; i < first + n; i++) {
+			h = mkkey(i, k);
+			ns_hh_update(m, NULL, k, h, 100);
+		}
+	for (uint32_t i = 0; i < tail; i++) {
+		h = mkkey(100000 + first * 10000 + i, k);
+		ns_hh_update(m, NULL, k, h, 100);
+	}
+}
+
+Test(sketch, hh_unreported_estimate)
+{
+	struct ns_sketch_params p = { .width = 4096, .depth = 2, .top_k = 4,
+	    .key_size = KS, .seed = 3 };
+	void *m = region(ns_hh_shm_size(&p)), *big;
+	const void *rs[1] = { m };
+	struct hits hs = { .n = 0 };
+	uint64_t n = 99;
+
+	/* Ten keys of 1000 packets for one bucket of four slots. */
+	cr_assert_eq(ns_hh_shm_init(m, &p), 0);
+	hh_feed(m, 0, 10, 1000, 2000);
+	cr_assert_eq(ns_hh_query(rs, 1, 0, 500, collect, &hs), 4);
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 1, 0, 500, &n), 0);
+	cr_assert_eq(n, 6, "estimate %llu, 6 keys have no slot",
+	    (unsigned long long)n);
+	/* By bytes the same keys. */
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 1, NS_HH_BY_BYTES, 50000, &n),
+	    0);
+	cr_assert_eq(n, 6);
+	/* Over every key: nothing there. */
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 1, 0, 1000000, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 1, 0, 0, &n), -EINVAL);
+
+	/* Room for all: the slots' priors taken out, nothing is left. */
+	p.top_k = 64;
+	big = region(ns_hh_shm_size(&p));
+	cr_assert_eq(ns_hh_shm_init(big, &p), 0);
+	hh_feed(big, 0, 10, 1000, 2000);
+	rs[0] = big;
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 1, 0, 500, &n), 0);
+	cr_assert_eq(n, 0);
+	free(m);
+	free(big);
+}
+
+/* Partitioned regions count apart; others add up cell by cell. */
+Test(sketch, hh_unreported_merged)
+{
+	struct ns_sketch_params p = { .width = 4096, .depth = 2, .top_k = 4,
+	    .key_size = KS, .seed = 5, .flags = NS_SKETCH_F_PARTITIONED };
+	void *a = region(ns_hh_shm_size(&p)), *b = region(ns_hh_shm_size(&p));
+	const void *rs[2] = { a, b };
+	uint64_t n = 0;
+
+	cr_assert_eq(ns_hh_shm_init(a, &p), 0);
+	cr_assert_eq(ns_hh_shm_init(b, &p), 0);
+	hh_feed(a, 0, 6, 800, 500);
+	hh_feed(b, 10, 7, 800, 500);
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 2, 0, 500, &n), 0);
+	cr_assert_eq(n, 2 + 3, "%llu", (unsigned long long)n);
+	free(a);
+	free(b);
+
+	/* Not partitioned: keys of 300 packets in each of two regions are
+	 * over 500 only together. */
+	p.flags = 0;
+	a = region(ns_hh_shm_size(&p));
+	b = region(ns_hh_shm_size(&p));
+	rs[0] = a;
+	rs[1] = b;
+	cr_assert_eq(ns_hh_shm_init(a, &p), 0);
+	cr_assert_eq(ns_hh_shm_init(b, &p), 0);
+	hh_feed(a, 0, 12, 300, 500);
+	hh_feed(b, 0, 12, 300, 500);
+	cr_assert_eq(ns_hh_unreported(rs, NULL, 2, 0, 500, &n), 0);
+	/* Four slots per region: each holds four of the twelve, not
+	 * necessarily the same four, so 4 to 8 keys are named. */
+	cr_assert(n >= 4 && n <= 8, "%llu", (unsigned long long)n);
+	free(a);
+	free(b);
+}
