@@ -2795,6 +2795,22 @@ nsc_check_pair(struct nsc_parser *p, const struct nsc_node *root,
 		    "only %s", top, sect, a, b, ha ? a : b);
 }
 
+/*
+ * ns-api runs when api.enabled says so or, without that key, when the
+ * file names an http_listen_addr: Go2NetSpectra's config has no enabled,
+ * and setting API_HTTP_LISTEN_ADDR is how its users turn the API on.
+ */
+static void
+nsc_api_default(const struct nsc_node *root, struct ns_config *c)
+{
+	const struct nsc_node *api = nsc_get(root, "api");
+	const struct nsc_node *on = nsc_get(api, "enabled");
+	const struct nsc_node *addr = nsc_get(api, "http_listen_addr");
+
+	if ((on == NULL || nsc_empty(on)) && addr != NULL && !nsc_empty(addr))
+		c->api.enabled = true;
+}
+
 static void
 nsc_check_intervals(struct nsc_parser *p, const struct ns_config *c)
 {
@@ -3097,6 +3113,7 @@ nsc_finish(struct nsc_parser *p, const struct nsc_node *root,
 	    "password");
 	nsc_check_pair(p, root, "api", "tls", "cert_file", "key_file");
 	nsc_check_pair(p, root, "api", "basic_auth", "username", "password");
+	nsc_api_default(root, c);
 	nsc_check_intervals(p, c);
 	nsc_check_clickhouse(p, c);
 	nsc_check_persistence(p, root, c);

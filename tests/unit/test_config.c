@@ -794,6 +794,22 @@ Test(config, string_checks)
 	    "prometheus:\n  listen: localhost:9100\n");
 }
 
+/* An http_listen_addr without enabled turns the API on (Go2NetSpectra's
+ * way); enabled, when given, decides; neither leaves it off. */
+Test(config, api_enabled_by_address)
+{
+	load_ok("api:\n  http_listen_addr: 127.0.0.1:18080\n");
+	cr_assert(cfg.api.enabled);
+	cr_assert_str_eq(cfg.api.http_listen_addr, "127.0.0.1:18080");
+	load_ok("api:\n  enabled: false\n  http_listen_addr: 127.0.0.1:18080\n");
+	cr_assert_not(cfg.api.enabled);
+	load_ok("api:\n  http_listen_addr: \"\"\n");
+	cr_assert_not(cfg.api.enabled);
+	cr_assert_str_eq(cfg.api.http_listen_addr, "127.0.0.1:8080");
+	load_ok("daemon:\n  log_level: info\n");
+	cr_assert_not(cfg.api.enabled);
+}
+
 Test(config, cross_checks)
 {
 	expect_error("alerter:\n  rules:\n    - name: r\n"
