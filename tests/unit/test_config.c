@@ -801,11 +801,14 @@ Test(config, api_enabled_by_address)
 	load_ok("api:\n  http_listen_addr: 127.0.0.1:18080\n");
 	cr_assert(cfg.api.enabled);
 	cr_assert_str_eq(cfg.api.http_listen_addr, "127.0.0.1:18080");
+	ns_config_free(&cfg);
 	load_ok("api:\n  enabled: false\n  http_listen_addr: 127.0.0.1:18080\n");
 	cr_assert_not(cfg.api.enabled);
+	ns_config_free(&cfg);
 	load_ok("api:\n  http_listen_addr: \"\"\n");
 	cr_assert_not(cfg.api.enabled);
 	cr_assert_str_eq(cfg.api.http_listen_addr, "127.0.0.1:8080");
+	ns_config_free(&cfg);
 	load_ok("daemon:\n  log_level: info\n");
 	cr_assert_not(cfg.api.enabled);
 }
