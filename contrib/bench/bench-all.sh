@@ -36,6 +36,7 @@ run_all() {
 	    "$(git -C "$NS_SRCDIR" describe --always --dirty 2>/dev/null || echo unknown)."
 	echo
 	machine
+	echo "- Benchmarks run: $only"
 	for b in $only; do
 		echo
 		echo "## $b"
