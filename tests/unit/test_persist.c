@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -170,9 +171,12 @@ Test(pring, full_until_released)
 }
 
 /*
- * A consumer process that sleeps with no timeout whenever the ring is
- * empty: a lost wake-up hangs it, and the test times out.
+ * A consumer process that sleeps whenever the ring is empty, for up to
+ * LOST_MS: the producer never pauses that long, so a sleep that lasts
+ * it with a record waiting is a lost wake-up (exit 2).
  */
+#define LOST_MS	5000
+
 static int
 consumer(struct ns_pring *r, int efd, uint64_t *received)
 {
@@ -180,11 +184,20 @@ consumer(struct ns_pring *r, int efd, uint64_t *received)
 	struct ns_pring_cons c;
 	uint64_t last = 0;
 	bool first = true;
+	double t;
 
+	/* Never outlive the test, whatever happens to it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+		return 3;
 	ns_pring_cons_init(&c, r, efd, 0);
 	for (;;) {
-		while ((rec = ns_pring_peek(&c)) == NULL)
-			ns_pring_wait(&c, -1);
+		while ((rec = ns_pring_peek(&c)) == NULL) {
+			t = ns_mono_now();
+			ns_pring_wait(&c, LOST_MS);
+			if (ns_mono_now() - t >= LOST_MS / 1000.0 &&
+			    ns_pring_peek(&c) != NULL)
+				return 2;
+		}
 		if (rec->wirelen == UINT32_MAX)
 			return 0;
 		if ((!first && rec->ts_ns <= last) ||
@@ -243,6 +256,8 @@ across_processes(uint64_t n, unsigned kick_every, uint64_t ring)
 		_exit(consumer(r, efd, received));
 	produce(r, efd, n, kick_every, &dropped);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 2,
+	    "consumer slept through a kick: a lost wake-up");
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "consumer saw a record out of order or corrupt");
 	cr_assert_eq(*received + dropped, n, "%" PRIu64 " + %" PRIu64,
@@ -837,4 +852,61 @@ Test(pwriter, unwritable_directory_is_an_error_at_start)
 	c.persistence.path = (char *)path_in_tmp("file/sub");
 	cr_assert_lt(ns_persist_start(&pp, &c, DLT_EN10MB), 0);
 	cr_assert_null(pp);
+}
+
+/* ---- the configuration keys ------------------------------------------------ */
+
+TestSuite(pconfig, .init = quiet);
+
+Test(pconfig, keys_and_defaults)
+{
+	struct ns_config c;
+	char err[1024];
+
+	ns_config_defaults(&c);
+	cr_assert_eq(c.probe.persistence.rotate_size, 100 << 20);
+	cr_assert_eq(c.probe.persistence.rotate_interval, 0);
+	cr_assert_eq(c.probe.persistence.max_files, 0);
+	ns_config_free(&c);
+	cr_assert_eq(ns_config_load_string("probe:\n  persistence:\n"
+	    "    enabled: true\n    path: /var/spool/probe\n"
+	    "    rotate_size: 1MiB\n    rotate_interval: 10m\n"
+	    "    max_files: 7\n", "t.yaml", &c, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_assert_null(c.warnings, "%s", c.warnings);
+	cr_assert_eq(c.probe.persistence.rotate_size, 1 << 20);
+	cr_assert_eq(c.probe.persistence.rotate_interval, 600 * SEC);
+	cr_assert_eq(c.probe.persistence.max_files, 7);
+	ns_config_free(&c);
+}
+
+Test(pconfig, gob_is_pcap_with_a_warning)
+{
+	struct ns_config c;
+	char err[1024];
+
+	cr_assert_eq(ns_config_load_string("probe:\n  persistence:\n"
+	    "    encoding: gob\n", "t.yaml", &c, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_assert_eq(c.probe.persistence.encoding, NS_CONFIG_ENC_PCAP);
+	cr_assert_not_null(c.warnings);
+	cr_assert_not_null(strstr(c.warnings, "t.yaml:3:15: warning: "
+	    "probe.persistence.encoding: \"gob\""), "%s", c.warnings);
+	cr_assert_not_null(strstr(c.warnings, "writing pcap"), "%s",
+	    c.warnings);
+	ns_config_free(&c);
+}
+
+Test(pconfig, enabled_needs_a_path)
+{
+	struct ns_config c;
+	char err[1024];
+
+	cr_assert_eq(ns_config_load_string("probe:\n  persistence:\n"
+	    "    enabled: true\n", "t.yaml", &c, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "enabled without a path"), "%s", err);
+	cr_assert_eq(ns_config_load_string("probe:\n  persistence:\n"
+	    "    rotate_size: 5 apples\n", "t.yaml", &c, err, sizeof(err)),
+	    -EINVAL);
+	cr_assert_not_null(strstr(err, "rotate_size"), "%s", err);
 }
