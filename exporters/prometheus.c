@@ -212,26 +212,32 @@ top_stamp(const struct ns_engine *e)
 
 /*
  * The main thread, once a second: the top-K series afresh, unless no
- * packet was applied and no period began since the last walk (then the
- * tables are what they were, and walking them cost an idle daemon 4% of
- * a core).
+ * packet was applied since the last walk (then the tables are what they
+ * were, and walking them cost an idle daemon 4% of a core).  A period
+ * that began since then holds no packet either: its series are empty,
+ * and walking its empty million-slot tables is what made an idle
+ * daemon's period boundary cost 40 ticks.
  */
 static void
 top_refresh(struct prom *pr)
 {
 	uint64_t g = ns_gen_root(&pr->e->seg), packets = top_stamp(pr->e);
+	int idle = pr->top_valid && packets == pr->top_packets;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp;
 
-	if (pr->top_valid && g == pr->top_gen && packets == pr->top_packets)
+	if (idle && g == pr->top_gen)
 		return;
 	if ((fp = open_memstream(&buf, &len)) == NULL)
 		return;
 	pr->top_gen = g;
 	pr->top_packets = packets;
 	pr->top_valid = 1;
-	m_top_walk(pr, fp, g);
+	if (idle)
+		memset(pr->period_flows_next, 0, sizeof(pr->period_flows_next));
+	else
+		m_top_walk(pr, fp, g);
 	if (fclose(fp) != 0) {
 		free(buf);
 		return;

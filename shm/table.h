@@ -114,6 +114,8 @@ int		 ns_table_lookup(const struct ns_table *, uint64_t hash,
 int		 ns_table_next(const struct ns_table *, uint64_t *pos,
 		    struct ns_flow *out);
 uint64_t	 ns_table_count(const struct ns_table *);
+/* Fault the shard's pages in ahead of use (best effort). */
+void		 ns_table_prefault(struct ns_table *);
 uint64_t	 ns_table_full_drops(const struct ns_table *);
 
 #endif /* NS_TABLE_H */
