@@ -240,10 +240,13 @@ cap_frame(struct ns_capture *c, const struct ns_reader *rd, uint64_t f,
 
 	cap_clock(c, f, ts);
 	res = ns_parse_packet(rd->dlt, data, h->caplen, h->len, ts, &rec);
-	if (res != NS_PARSE_OK)
+	if (res == NS_PARSE_OK) {
+		w = ns_engine_pick_packet(c->e, &rec);
+	} else {
 		cap_skipped(&rec, res, h->len, ts, f);
+		w = ns_engine_pick(c->e, rec.hash);
+	}
 	rec.input = (uint8_t)c->input;
-	w = ns_engine_pick(c->e, rec.hash);
 	if (c->ring[w].pos <= 2 * f + 1)
 		cap_put(c, w, &rec, 2 * f + 1);
 	c->cur = 2 * f + 2;
@@ -501,14 +504,19 @@ live_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 	struct live *l = (struct live *)arg;
 	struct ns_record rec;
 	enum ns_parse_result res;
+	unsigned w;
 	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u +
 	    (uint64_t)h->ts.tv_usec;	/* opened with nanosecond stamps */
 
 	res = ns_parse_packet(l->dlt, data, h->caplen, h->len, ts, &rec);
-	if (res != NS_PARSE_OK)	/* the hash spreads them over the workers */
+	if (res == NS_PARSE_OK) {
+		w = ns_engine_pick_packet(l->c.e, &rec);
+	} else {	/* the frame count spreads them over the workers */
 		cap_skipped(&rec, res, h->len, ts, l->c.cur++);
+		w = ns_engine_pick(l->c.e, rec.hash);
+	}
 	rec.input = (uint8_t)l->c.input;
-	live_put(l, ns_engine_pick(l->c.e, rec.hash), &rec);
+	live_put(l, w, &rec);
 	l->bytes += h->len;
 }
 

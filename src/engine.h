@@ -231,6 +231,17 @@ ns_engine_pick(const struct ns_engine *e, uint64_t hash)
 	return (unsigned)(((uint64_t)(uint32_t)hash * e->nworkers) >> 32);
 }
 
+/* The worker a parsed packet goes to, by its flow: the hash is made (and
+ * kept in the record) only when there is a choice to make. */
+static inline unsigned
+ns_engine_pick_packet(const struct ns_engine *e, struct ns_record *rec)
+{
+	if (e->nworkers == 1)
+		return 0;
+	rec->hash = ns_parse_flow_hash(rec, 0);
+	return ns_engine_pick(e, rec->hash);
+}
+
 /* Sketch task k's region of worker w in generation g. */
 void	*ns_engine_sketch(const struct ns_engine *, uint64_t g, unsigned k,
 	    unsigned w);

@@ -158,7 +158,7 @@ natsin_packet(struct natsin *n, struct ns_record *rec, uint64_t f)
 	n->cnt.packets++;
 	n->cnt.bytes += rec->wire_len;
 	rec->input = (uint8_t)c->input;
-	w = ns_engine_pick(c->e, rec->hash);
+	w = ns_engine_pick_packet(c->e, rec);
 	if (c->ring[w].pos <= 2 * f + 1)
 		ns_capture_put(c, w, rec, 2 * f + 1);
 	c->cur = 2 * f + 2;

@@ -273,7 +273,6 @@ to_record(const V1__PacketInfo *pi, struct ns_record *rec)
 	rec->dport = (uint16_t)ft->dst_port;
 	rec->proto = (uint8_t)ft->protocol;
 	rec->wire_len = (uint32_t)pi->length;
-	rec->hash = ns_parse_flow_hash(rec, 0);
 }
 
 static int

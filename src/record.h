@@ -34,7 +34,8 @@ struct ns_record {
 	uint64_t ts_ns;		/* capture time, ns since the epoch */
 	uint8_t src[16];	/* IPv6, or IPv4-mapped ::ffff:a.b.c.d */
 	uint8_t dst[16];
-	uint64_t hash;		/* symmetric flow hash (both directions equal) */
+	uint64_t hash;		/* symmetric flow hash (both directions equal),
+				 * made by ns_engine_pick_packet() */
 	uint32_t wire_len;	/* length on the wire (pcap "len") */
 	uint16_t sport;		/* 0 unless TCP/UDP/SCTP first fragment */
 	uint16_t dport;

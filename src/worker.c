@@ -649,6 +649,24 @@ wk_plan(struct worker *wk)
 	}
 }
 
+/*
+ * An offline run (a private segment) fills its first generation's shards
+ * from the first packets on: their pages come in now, in one system call
+ * per shard, each worker its own while the capture reads ahead.  A daemon
+ * maps its preallocated segment once and keeps it mapped: it faults only
+ * on first touch, not under steady traffic.
+ */
+static void
+wk_prefault(struct worker *wk)
+{
+	unsigned t;
+
+	if (!(wk->e->seg.flags & NS_SEG_F_PRIVATE))
+		return;
+	for (t = 0; t < wk->e->ntasks; t++)
+		ns_table_prefault(wk->shard[t]);
+}
+
 static void
 wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 {
@@ -683,6 +701,7 @@ wk_init(struct worker *wk, struct ns_engine *e, unsigned w, unsigned slot)
 	for (i = 0; i < e->ninputs; i++)
 		ns_ring_cons_init(&wk->cons[i], ns_engine_ring(e, i, w));
 	wk_set_gen(wk, ns_gen_worker_current(&e->seg, w));
+	wk_prefault(wk);
 }
 
 void

@@ -245,7 +245,7 @@ Test(link, ethernet_ipv4_tcp)
 	cr_assert_eq(r.ts_ns, 1700000000123456789ull);
 	cr_assert_eq(r.kind, NS_REC_PACKET);
 	cr_assert_eq(r.input, 0);
-	cr_assert_eq(r.hash, ns_parse_flow_hash(&r, 0));
+	cr_assert_eq(r.hash, 0);	/* made only to pick a worker */
 	/* Ethernet 14 + IPv4 20 + the 14 TCP bytes read. */
 	cr_assert_eq(check_prefixes(DLT_EN10MB, &p), 48);
 }
@@ -1072,7 +1072,6 @@ Test(hash, distinguishes_flows)
 	ip4_tcp(&p);
 	cr_assert_eq(parse(DLT_RAW, &p, &r), NS_PARSE_OK);
 	h = ns_parse_flow_hash(&r, 0);
-	cr_assert_eq(r.hash, h);
 
 	s = r; s.sport++;
 	cr_assert_neq(ns_parse_flow_hash(&s, 0), h);
