@@ -102,11 +102,15 @@ ch_count(uint64_t *cell, uint64_t n)
 int
 ns_ch_counts(const struct ns_engine *e, unsigned id, struct ns_ch_counts *c)
 {
-	const struct ns_export_wstats *ws;
-
 	if (ns_ch_writer(e->cfg, id) == NULL)
 		return -ENOENT;
-	ws = ch_stats(e, id);
+	ns_writer_counts(ch_stats(e, id), c);
+	return 0;
+}
+
+void
+ns_writer_counts(const struct ns_export_wstats *ws, struct ns_ch_counts *c)
+{
 	c->spooled = ns_load_relaxed(&ws->final_rows) +
 	    ns_load_relaxed(&ws->live_rows);
 	c->sent = ns_load_relaxed(&ws->sent_rows);
@@ -118,7 +122,6 @@ ns_ch_counts(const struct ns_engine *e, unsigned id, struct ns_ch_counts *c)
 	c->spool_bytes = ns_load_relaxed(&ws->spool_bytes);
 	c->spool_files = ns_load_relaxed(&ws->spool_files);
 	c->last_ok_ns = ns_load_relaxed(&ws->last_ok_ns);
-	return 0;
 }
 
 /* ---- the spool directory ------------------------------------------------ */

@@ -91,6 +91,9 @@ struct ns_ch_counts {
 /* 0, or -ENOENT when id is not an enabled clickhouse writer. */
 int	 ns_ch_counts(const struct ns_engine *, unsigned id,
 	    struct ns_ch_counts *);
+/* The same counters of any spooling writer (ClickHouse, NATS). */
+void	 ns_writer_counts(const struct ns_export_wstats *,
+	    struct ns_ch_counts *);
 
 /* ns-export-ch: the child whose index is a writer id. */
 void	 ns_ch_child(struct ns_engine *, const struct ns_child *)

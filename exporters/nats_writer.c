@@ -159,22 +159,9 @@ int
 ns_natsw_counts(const struct ns_engine *e, unsigned id,
     struct ns_ch_counts *c)
 {
-	const struct ns_export_wstats *ws;
-
 	if (ns_natsw_writer(e->cfg, id) == NULL)
 		return -ENOENT;
-	ws = natsw_stats(e, id);
-	c->spooled = ns_load_relaxed(&ws->final_rows) +
-	    ns_load_relaxed(&ws->live_rows);
-	c->sent = ns_load_relaxed(&ws->sent_rows);
-	c->dropped = ns_load_relaxed(&ws->final_dropped) +
-	    ns_load_relaxed(&ws->live_dropped) +
-	    ns_load_relaxed(&ws->rejected_rows);
-	c->skipped = ns_load_relaxed(&ws->live_skipped);
-	c->errors = ns_load_relaxed(&ws->errors);
-	c->spool_bytes = ns_load_relaxed(&ws->spool_bytes);
-	c->spool_files = ns_load_relaxed(&ws->spool_files);
-	c->last_ok_ns = ns_load_relaxed(&ws->last_ok_ns);
+	ns_writer_counts(natsw_stats(e, id), c);
 	return 0;
 }
 

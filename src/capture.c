@@ -446,9 +446,8 @@ struct live {
 	int		 drop_on_full;	/* ring_full: drop */
 };
 
-/* The interface of the default route, from /proc/net/route. */
-static int
-live_default_iface(char *buf, size_t len)
+int
+ns_capture_default_iface(char *buf, size_t len)
 {
 	char line[256], iface[64];
 	unsigned long dst;
@@ -751,7 +750,7 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 	l.drop_on_full = in->ring_full_drop;
 	snprintf(iface, sizeof(iface), "%s", in->interface);
 	if (strcmp(iface, "default") == 0 &&
-	    live_default_iface(iface, sizeof(iface)) != 0) {
+	    ns_capture_default_iface(iface, sizeof(iface)) != 0) {
 		log_warnx("no default route: name the interface to capture on");
 		exit(NS_EXIT_NORESPAWN);
 	}

@@ -26,12 +26,16 @@ void	 ns_capture_files_main(struct ns_engine *, unsigned input,
 /*
  * Capture live from cfg's interface (or the default route's) until the
  * supervisor sets the input's stop word; never returns.  Periods follow
- * the wall clock; a full ring drops the packet and counts it (ring_full);
- * kernel drops come from pcap_stats.  Exits 0 once the end is published,
+ * the wall clock; a full ring holds the capture back (or, with ring_full:
+ * drop, drops the packet and counts it); kernel drops come from pcap_stats.  Exits 0 once the end is published,
  * NS_EXIT_NORESPAWN when the interface cannot be opened.
  */
 void	 ns_capture_live_main(struct ns_engine *, unsigned input,
 	    const struct ns_config_input *) __attribute__((noreturn));
+
+/* The interface of the default route, from /proc/net/route; 0 or -errno
+ * (-ENOENT without a default route). */
+int	 ns_capture_default_iface(char *buf, size_t len);
 
 /*
  * The file input's machinery, shared with the other inputs whose records

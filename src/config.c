@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -3577,4 +3578,26 @@ ns_config_dump(FILE *fp, const struct ns_config *c)
 	nsc_dump_smtp(fp, &c->smtp);
 	nsc_dump_services(fp, c);
 	nsc_dump_aggregator(fp, &c->aggregator);
+}
+
+int
+ns_config_load_cli(const char *path, const char *def, struct ns_config *cfg)
+{
+	char err[4096];
+	int rc;
+
+	if (path == NULL && access(def, F_OK) != 0) {
+		ns_config_defaults(cfg);
+		return 0;
+	}
+	if (path == NULL)
+		path = def;
+	rc = ns_config_load(path, cfg, err, sizeof(err));
+	if (rc == -EINVAL)
+		fprintf(stderr, "%s", err);
+	else if (rc < 0)
+		fprintf(stderr, "%s: %s\n", path, strerror(-rc));
+	else if (cfg->warnings != NULL)
+		fputs(cfg->warnings, stderr);
+	return rc;
 }

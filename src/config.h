@@ -353,6 +353,14 @@ int ns_config_load_string(const char *text, const char *name,
 /* The built-in defaults (aborts if memory for a few strings is short). */
 void ns_config_defaults(struct ns_config *cfg);
 
+/*
+ * A command's configuration: the file given (path), else def if it exists,
+ * else the built-in defaults.  Errors and warnings go to stderr; returns as
+ * ns_config_load().
+ */
+int ns_config_load_cli(const char *path, const char *def,
+    struct ns_config *cfg);
+
 /* The effective configuration as YAML that loads back to the same one. */
 void ns_config_dump(FILE *fp, const struct ns_config *cfg);
 void ns_config_free(struct ns_config *cfg);

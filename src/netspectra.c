@@ -57,23 +57,7 @@ usage(int code)
 static int
 load_config(const char *path, struct ns_config *cfg)
 {
-	char err[4096];
-	int rc;
-
-	if (path == NULL && access(DEFAULT_CONFIG, F_OK) != 0) {
-		ns_config_defaults(cfg);
-		return 0;
-	}
-	if (path == NULL)
-		path = DEFAULT_CONFIG;
-	rc = ns_config_load(path, cfg, err, sizeof(err));
-	if (rc == -EINVAL)
-		fprintf(stderr, "%s", err);
-	else if (rc < 0)
-		log_warnx("%s: %s", path, strerror(-rc));
-	else if (cfg->warnings != NULL)
-		fputs(cfg->warnings, stderr);
-	return rc;
+	return ns_config_load_cli(path, DEFAULT_CONFIG, cfg);
 }
 
 static int

@@ -37,6 +37,7 @@
 #include <pcap/pcap.h>
 
 #include "addr.h"
+#include "capture.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -203,25 +204,6 @@ probe_connect(natsConnection **nc, const char *url)
 
 /* ---- capture ------------------------------------------------------------ */
 
-/* The interface of the default route, from /proc/net/route. */
-static int
-probe_default_iface(char *buf, size_t len)
-{
-	char line[256], iface[64];
-	unsigned long dst;
-	FILE *fp = fopen("/proc/net/route", "r");
-
-	if (fp == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "%63s %lx", iface, &dst) == 2 && dst == 0) {
-			fclose(fp);
-			snprintf(buf, len, "%s", iface);
-			return 0;
-		}
-	fclose(fp);
-	return -ENOENT;
-}
 
 /* Opened as netspectrad opens a pcap input with its defaults. */
 static pcap_t *
@@ -519,7 +501,7 @@ probe_open_capture(struct probe *pr, const struct ns_config *cfg,
 
 	snprintf(iface, sizeof(iface), "%s", want);
 	if (strcmp(iface, "default") == 0 &&
-	    probe_default_iface(iface, sizeof(iface)) != 0) {
+	    ns_capture_default_iface(iface, sizeof(iface)) != 0) {
 		log_warnx("no default route: name the interface (-i)");
 		return -ENODEV;
 	}
@@ -827,27 +809,6 @@ probe_args(int argc, char **argv, struct probe_opts *o)
 		probe_usage(2);
 }
 
-static int
-probe_load_config(const char *path, const char *def, struct ns_config *cfg)
-{
-	char err[4096];
-	int rc;
-
-	if (path == NULL && access(def, F_OK) != 0) {
-		ns_config_defaults(cfg);
-		return 0;
-	}
-	if (path == NULL)
-		path = def;
-	rc = ns_config_load(path, cfg, err, sizeof(err));
-	if (rc == -EINVAL)
-		fprintf(stderr, "%s", err);
-	else if (rc < 0)
-		log_warnx("%s: %s", path, strerror(-rc));
-	else if (cfg->warnings != NULL)
-		fputs(cfg->warnings, stderr);
-	return rc;
-}
 
 int
 ns_probe_main(int argc, char **argv, const char *default_config)
@@ -859,7 +820,7 @@ ns_probe_main(int argc, char **argv, const char *default_config)
 
 	probe_args(argc, argv, &o);
 	log_set_role("probe");
-	if (probe_load_config(o.cfgpath, default_config, &cfg) < 0)
+	if (ns_config_load_cli(o.cfgpath, default_config, &cfg) < 0)
 		return 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = probe_on_signal;	/* no SA_RESTART: poll returns */
