@@ -27,21 +27,45 @@
 #include "slot.h"
 #include "snapshot.h"
 
+/*
+ * A slot's process by its name (ns-export-ch, ns-alert, ...): several
+ * roles share the exporter role and its indexes, so "exporter 0" alone
+ * does not say which.  "-" when the process is gone or not ours to see.
+ */
+static void
+status_comm(uint64_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *fp;
+
+	snprintf(buf, len, "-");
+	snprintf(path, sizeof(path), "/proc/%" PRIu64 "/comm", pid);
+	if (pid == 0 || (fp = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(buf, (int)len, fp) == NULL)
+		snprintf(buf, len, "-");
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(fp);
+}
+
 static void
 status_processes(const struct ns_engine *e, FILE *out)
 {
 	unsigned i, n = ns_slot_count(&e->seg);
+	char comm[32];
 
 	fprintf(out, "processes:\n");
 	for (i = 0; i < n; i++) {
 		const struct ns_slot *s = ns_slot_get(&e->seg, i);
 		uint64_t st = ns_load_relaxed(&s->state);
+		uint64_t pid = ns_load_relaxed(&s->pid);
 
 		if (st == NS_SLOT_FREE)
 			continue;
-		fprintf(out, "  slot %-3u %-9s %-3u %-13s pid %" PRIu64 "\n", i,
-		    ns_slot_role_name(s->role), s->index, ns_slot_state_name(st),
-		    ns_load_relaxed(&s->pid));
+		status_comm(pid, comm, sizeof(comm));
+		fprintf(out, "  slot %-3u %-9s %-3u %-13s pid %-8" PRIu64 " %s\n",
+		    i, ns_slot_role_name(s->role), s->index,
+		    ns_slot_state_name(st), pid, comm);
 	}
 }
 

@@ -417,6 +417,9 @@ wait_for 30 channel_has nats sent 3 || fail "NATS held back by the webhook: $(st
 grep -q "\[alert\]: webhook: rule Many_Packets firing: not delivered: " "$T/d.log" ||
 	fail "the failure is not logged: $(tail -5 "$T/d.log")"
 status | grep -q "  rule Many_Packets: FIRING, " || fail "status: $(status)"
+# Processes by name: ns-alert shares the exporter role with the writers.
+status | grep -q "^  slot .* exporter  0 .* active .* ns-alert$" ||
+	fail "status does not name ns-alert: $(status)"
 echo "ok: webhook down: failed 1 counted and logged; mail and NATS delivered"
 
 # ---- a clean stop --------------------------------------------------------
