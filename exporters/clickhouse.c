@@ -28,6 +28,7 @@
 #include "chclient.h"
 #include "chschema.h"
 #include "clock.h"
+#include "exporter.h"
 #include "gen.h"
 #include "log.h"
 #include "slot.h"
@@ -787,17 +788,6 @@ ch_live(struct ch_child *x)
 }
 
 
-/* The period exporter has written the run's last final snapshot. */
-static int
-ch_run_ended(const struct ns_engine *e)
-{
-	const struct ns_export_state *st = ns_engine_export(e);
-	const struct ns_export_ckpt *k = &st->ckpt[ns_load_relaxed(
-	    &st->ckpt_idx) & 1];
-
-	return ns_load_relaxed(&k->valid) && ns_load_relaxed(&k->ended);
-}
-
 static void
 ch_child_init(struct ch_child *x, struct ns_engine *e, const struct ns_child *c)
 {
@@ -870,7 +860,7 @@ ns_ch_child(struct ns_engine *e, const struct ns_child *c)
 	ch_child_init(&x, e, c);
 	log_info("clickhouse writer %s: %s, spool %s", x.name, x.client.url,
 	    x.dir);
-	while (!ch_run_ended(e)) {
+	while (!ns_export_ended(e)) {
 		if (getppid() == 1)
 			fatalx("supervisor gone");
 		ch_live(&x);

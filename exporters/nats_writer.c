@@ -33,6 +33,7 @@
 
 #include "atomic.h"
 #include "clock.h"
+#include "exporter.h"
 #include "gen.h"
 #include "log.h"
 #include "natsenc.h"
@@ -826,17 +827,6 @@ natsw_live(struct natsw_child *x)
 	natsw_update_gauges(x);
 }
 
-/* The period exporter has written the run's last final snapshot. */
-static int
-natsw_run_ended(const struct ns_engine *e)
-{
-	const struct ns_export_state *st = ns_engine_export(e);
-	const struct ns_export_ckpt *k = &st->ckpt[ns_load_relaxed(
-	    &st->ckpt_idx) & 1];
-
-	return ns_load_relaxed(&k->valid) && ns_load_relaxed(&k->ended);
-}
-
 static void
 natsw_child_init(struct natsw_child *x, struct ns_engine *e,
     const struct ns_child *c)
@@ -918,7 +908,7 @@ ns_natsw_child(struct ns_engine *e, const struct ns_child *c)
 	log_info("nats writer %s: %s, subject %s.%s.<task>, spool %s", x.name,
 	    x.w->nats.url, x.w->nats.subject, natsw_sketch(x.id) ? "hh" :
 	    "flows", x.dir);
-	while (!natsw_run_ended(e)) {
+	while (!ns_export_ended(e)) {
 		if (getppid() == 1)
 			fatalx("supervisor gone");
 		natsw_poll_conn(&x);

@@ -195,11 +195,25 @@ exp_commit(struct ns_engine *e, const struct ns_sink *sink, uint64_t exported,
 	k->out_off = exp_out_end(sink);
 	k->ended = (uint64_t)ended;
 	k->valid = 1;
-	/* Compiler barrier (crash order): the entry is whole before it is
-	 * named; the successor reads it after our death (waitpid, fork). */
-	ns_compiler_barrier();
-	ns_store_relaxed(&st->ckpt_idx, idx);
+	/*
+	 * Release: the entry is whole before it is named -- for a successor
+	 * that reads it after our death (waitpid and fork order it already)
+	 * and for the writers polling it while we run: pairs with the acquire
+	 * in ns_export_ended().
+	 */
+	ns_store_release(&st->ckpt_idx, idx);
 	ns_store_relaxed(&st->last_ok_ns, ns_real_now_ns());
+}
+
+int
+ns_export_ended(const struct ns_engine *e)
+{
+	const struct ns_export_state *st = ns_engine_export(e);
+	/* Acquire: pairs with the release of ckpt_idx in exp_commit(). */
+	const struct ns_export_ckpt *k = &st->ckpt[ns_load_acquire(
+	    &st->ckpt_idx) & 1];
+
+	return ns_load_relaxed(&k->valid) && ns_load_relaxed(&k->ended);
 }
 
 /*

@@ -42,6 +42,10 @@ struct ns_sink {
 void	 ns_exporter_main(struct ns_engine *, const struct ns_sink *,
 	    unsigned slot) __attribute__((noreturn));
 
+/* The period exporter has written the run's last final snapshot (the
+ * ClickHouse and NATS writers then drain their spools and exit). */
+int	 ns_export_ended(const struct ns_engine *);
+
 struct ns_child;
 /* The same, as a supervisor's child whose arg is the sink. */
 void	 ns_exporter_child(struct ns_engine *, const struct ns_child *)
