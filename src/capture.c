@@ -193,12 +193,19 @@ period_of(const struct ns_capture *c, uint64_t ts)
 	return ts - ts % c->e->period_ns;
 }
 
-/* Period bookkeeping for frame f; the same on every replay. */
+/*
+ * Period bookkeeping for frame f; the same on every replay.  Nearly every
+ * frame falls in the current period, which a comparison tells: the
+ * division of period_of() was a tenth of the capture's instructions.
+ */
 static void
 cap_clock(struct ns_capture *c, uint64_t f, uint64_t ts)
 {
-	uint64_t p = period_of(c, ts);
+	uint64_t p;
 
+	if (c->started && c->period == c->clock_period && ts < c->clock_next)
+		return;
+	p = period_of(c, ts);
 	if (!c->started) {
 		c->started = 1;
 		c->period = p;
@@ -206,11 +213,17 @@ cap_clock(struct ns_capture *c, uint64_t f, uint64_t ts)
 		if (ns_gen_root(&c->e->seg) == 0)
 			ns_store_relaxed(&ns_gen_info(&c->e->seg, 0)->
 			    period_start_ns, p);
-		return;
-	}
-	/* Out-of-order timestamps stay in the current period. */
-	if (p > c->period)
+	} else if (p > c->period) {
+		/* Out-of-order timestamps stay in the current period. */
 		cap_boundary(c, f, p);
+	}
+	/* Whatever period starts (aligned or not, resumed or new), a later
+	 * one begins at its aligned start plus a period; 0 when that
+	 * overflows (the end): no shortcut. */
+	c->clock_period = c->period;
+	c->clock_next = period_of(c, c->period) + c->e->period_ns;
+	if (c->clock_next < c->period)
+		c->clock_next = 0;
 }
 
 /*

@@ -61,6 +61,9 @@ struct ns_capture {
 	uint64_t		 cur;		/* positions < cur are emitted */
 	uint64_t		 gen;		/* generation of the current period */
 	uint64_t		 period;	/* its start, ns */
+	/* cap_clock's shortcut: while period == clock_period, a timestamp
+	 * below clock_next is in it (0: no shortcut yet). */
+	uint64_t		 clock_period, clock_next;
 	int			 started;	/* a frame has been seen */
 	int			 failed;	/* a file was cut */
 	uint64_t		 replay_end;	/* every ring holds positions below */
