@@ -633,10 +633,24 @@ append(char *buf, size_t len, const char *fmt, unsigned a)
 		snprintf(buf + n, len - n, fmt, a);
 }
 
+/* The ClickHouse ports of a writer list. */
+static void
+own_ch_ports(const struct ns_config_writer *ws, unsigned n, char *own,
+    size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (ws[i].enabled && ws[i].type == NS_CONFIG_WRITER_CLICKHOUSE)
+			append(own, len, " or tcp port %u", ws[i].clickhouse.port);
+}
+
 /*
  * The daemon's own traffic is not traffic to measure: the configured
  * filter, and not the ports it serves (Prometheus, the API) or writes to
- * (ClickHouse, the NATS writers' servers).
+ * (the exact and sketch ClickHouse writers, the NATS writers' servers).
+ * The alerter's few messages go to ports (SMTP, HTTPS) that carry the
+ * traffic being measured too: they are not left out.
  */
 static void
 live_own_filter(const struct ns_config *cfg, const char *bpf, char *out,
@@ -649,13 +663,10 @@ live_own_filter(const struct ns_config *cfg, const char *bpf, char *out,
 		append(own, sizeof(own), " or tcp port %u", port);
 	if (cfg->api.enabled && (port = port_of(cfg->api.http_listen_addr)))
 		append(own, sizeof(own), " or tcp port %u", port);
-	for (i = 0; i < cfg->aggregator.exact.nwriters; i++) {
-		const struct ns_config_writer *w = &cfg->aggregator.exact.writers[i];
-
-		if (w->enabled && w->type == NS_CONFIG_WRITER_CLICKHOUSE)
-			append(own, sizeof(own), " or tcp port %u",
-			    w->clickhouse.port);
-	}
+	own_ch_ports(cfg->aggregator.exact.writers,
+	    cfg->aggregator.exact.nwriters, own, sizeof(own));
+	own_ch_ports(cfg->aggregator.sketch.writers,
+	    cfg->aggregator.sketch.nwriters, own, sizeof(own));
 	for (i = 0; i < NS_EXPORT_WRITERS; i++)
 		for (j = 0, n = ns_natsw_ports(cfg, i, nats, 8); j < n; j++)
 			append(own, sizeof(own), " or tcp port %u", nats[j]);
