@@ -1725,7 +1725,7 @@ nsc_sections_defaults(struct ns_config *c)
 	c->aggregator.types = NS_CONFIG_AGG_EXACT | NS_CONFIG_AGG_SKETCH;
 	c->aggregator.period = 60 * SEC;
 	c->aggregator.num_workers = 2;
-	c->aggregator.size_of_packet_channel = 16384;
+	c->aggregator.size_of_packet_channel = 65536;
 	nsc_default_task(&c->aggregator.exact);
 	if (nsc_set(&c->probe.nats_url, "nats://127.0.0.1:4222") < 0 ||
 	    nsc_set(&c->probe.subject, "gons.packets.raw") < 0 ||
