@@ -17,12 +17,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -457,6 +460,7 @@ struct live {
 	uint64_t	 bytes;		/* since this process started */
 	uint64_t	 bytes_base;	/* the input's count when it did */
 	int		 drop_on_full;	/* ring_full: drop */
+	int		 behind;	/* the clock is before the period */
 };
 
 int
@@ -713,10 +717,32 @@ live_resume(struct live *l)
 		l->c.period = 0;
 }
 
+/*
+ * A wall clock stepped back before the current period's start opens no
+ * period: one with an earlier start would be written where an earlier
+ * period already is (its directory, its ClickHouse rows).  The current
+ * period stays open until the clock passes its end again, or steps
+ * forward; said once per step.
+ */
+static void
+live_clock_behind(struct live *l, uint64_t now)
+{
+	if (now >= l->c.period) {
+		l->behind = 0;
+		return;
+	}
+	if (!l->behind)
+		log_warnx("the wall clock is %.3f s before the start of the "
+		    "current period (stepped back?): the period stays open "
+		    "until the clock passes its end",
+		    (double)(l->c.period - now) / 1e9);
+	l->behind = 1;
+}
+
 static void
 live_clock(struct live *l)
 {
-	uint64_t p = period_of(&l->c, ns_real_now_ns());
+	uint64_t now = ns_real_now_ns(), p = period_of(&l->c, now);
 
 	if (!l->c.started) {
 		l->c.started = 1;
@@ -734,6 +760,7 @@ live_clock(struct live *l)
 		 */
 		live_boundary(l, p);
 	}
+	live_clock_behind(l, now);
 }
 
 /*
@@ -756,6 +783,71 @@ live_drain(struct live *l, struct pollfd *pfd)
 			idle++;
 		}
 	}
+}
+
+/* The interface exists and is up: worth opening (1), or not yet (0). */
+static int
+live_iface_up(const char *iface)
+{
+	struct ifreq ifr;
+	int fd, up;
+
+	if (strlen(iface) >= sizeof(ifr.ifr_name) ||
+	    (fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return 1;	/* cannot tell: let pcap say */
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, iface, strlen(iface));
+	up = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	close(fd);
+	return up;
+}
+
+/*
+ * pcap failed on the handle: the interface disappeared (deleted, or taken
+ * away with its veth peer or namespace).  Exiting would not help -- a
+ * restarted capture could not open it either, and would give the whole
+ * run up -- so close the handle, keep the clock (periods go on closing,
+ * empty) and open the interface of that name again once it is back and
+ * up.  0, or -1 when a stop came first (l->p is NULL then).
+ */
+static int
+live_reopen(struct live *l, const struct ns_config_input *in,
+    const char *iface, const char *bpf, struct pollfd *pfd)
+{
+	struct ns_input_state *st = ns_engine_input(l->c.e, l->c.input);
+	char errbuf[PCAP_ERRBUF_SIZE];
+	double retry_at = 0;
+
+	log_warnx("%s: %s; capturing again once it is back", iface,
+	    pcap_geterr(l->p));
+	cap_publish_all(&l->c);
+	live_stats(l);
+	pcap_close(l->p);
+	l->p = NULL;
+	pfd->fd = -1;
+	/* A new handle's counters start from 0. */
+	l->last_recv = l->last_drop = l->last_ifdrop = 0;
+	while (!cap_stop && !ns_load_relaxed(&st->stop)) {
+		live_clock(l);
+		if (ns_mono_now() >= retry_at && live_iface_up(iface)) {
+			if ((l->p = live_open(in, iface)) != NULL &&
+			    live_filter(l->p, iface, bpf) == 0 &&
+			    pcap_setnonblock(l->p, 1, errbuf) == 0) {
+				l->dlt = pcap_datalink(l->p);
+				pfd->fd = pcap_get_selectable_fd(l->p);
+				log_info("capturing on %s", iface);
+				return 0;
+			}
+			if (l->p != NULL)
+				pcap_close(l->p);
+			l->p = NULL;
+			/* Up, yet it will not open: try (and log) once a
+			 * second at most. */
+			retry_at = ns_mono_now() + 1.0;
+		}
+		(void)poll(NULL, 0, LIVE_TIMEOUT_MS);
+	}
+	return -1;
 }
 
 void
@@ -798,8 +890,9 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 	live_resume(&l);
 	while (!cap_stop && !ns_load_relaxed(&st->stop)) {
 		n = pcap_dispatch(l.p, LIVE_BATCH, live_packet, (u_char *)&l);
-		if (n == PCAP_ERROR)
-			fatalx("%s: %s", iface, pcap_geterr(l.p));
+		if (n == PCAP_ERROR && live_reopen(&l, in, iface, bpf,
+		    &pfd) != 0)
+			break;
 		if (n == 0 && pfd.fd >= 0)
 			(void)poll(&pfd, 1, LIVE_TIMEOUT_MS);
 		/* Live records must not wait for a full chunk. */
@@ -810,8 +903,10 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 			l.stats_at = ns_mono_now();
 		}
 	}
-	live_drain(&l, &pfd);
-	live_stats(&l);
+	if (l.p != NULL) {
+		live_drain(&l, &pfd);
+		live_stats(&l);
+	}
 	live_boundary(&l, NS_ENGINE_END);
 	ns_capture_done(&l.c, NS_INPUT_DONE);
 	exit(0);

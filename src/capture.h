@@ -28,7 +28,8 @@ void	 ns_capture_files_main(struct ns_engine *, unsigned input,
  * supervisor sets the input's stop word; never returns.  Periods follow
  * the wall clock; a full ring holds the capture back (or, with ring_full:
  * drop, drops the packet and counts it); kernel drops come from pcap_stats.  Exits 0 once the end is published,
- * NS_EXIT_NORESPAWN when the interface cannot be opened.
+ * NS_EXIT_NORESPAWN when the interface cannot be opened at start; one
+ * that disappears later is waited for (periods go on) and opened again.
  */
 void	 ns_capture_live_main(struct ns_engine *, unsigned input,
 	    const struct ns_config_input *) __attribute__((noreturn));
