@@ -27,7 +27,8 @@ void	 ns_capture_files_main(struct ns_engine *, unsigned input,
  * Capture live from cfg's interface (or the default route's) until the
  * supervisor sets the input's stop word; never returns.  Periods follow
  * the wall clock; a full ring holds the capture back (or, with ring_full:
- * drop, drops the packet and counts it); kernel drops come from pcap_stats.  Exits 0 once the end is published,
+ * drop, drops the packet and counts it); kernel drops come from
+ * pcap_stats.  Exits 0 once the end is published,
  * NS_EXIT_NORESPAWN when the interface cannot be opened at start; one
  * that disappears later is waited for (periods go on) and opened again.
  */
