@@ -17,7 +17,7 @@ BUILD_DEPS="build-essential autoconf automake pkg-config libpcap-dev liburcu-dev
 	libmicrohttpd-dev libjansson-dev libxxhash-dev libcriterion-dev
 	protobuf-c-compiler"
 TEST_DEPS="tshark tcpdump curl python3 socat iproute2 iputils-ping tcpreplay systemd prometheus
-	clickhouse-server clang nats-server protobuf-compiler python3-protobuf"
+	clickhouse-server clang nats-server protobuf-compiler python3-protobuf faketime"
 
 say() { printf '\n==> %s\n' "$*"; }
 

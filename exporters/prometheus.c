@@ -458,7 +458,7 @@ m_engine(const struct ns_engine *e, FILE *fp, uint64_t g)
 	}
 	help(fp, "netspectra_process_restarts_total", "counter",
 	    "Processes re-forked after dying, by role.");
-	for (i = 2; i < 5; i++)
+	for (i = 2; i < 6; i++)		/* capture, worker, exporter, api */
 		fprintf(fp, "netspectra_process_restarts_total{role=\"%s\"} %"
 		    PRIu64 "\n", roles[i], restarts[i]);
 	start = ns_load_relaxed(&ns_gen_info(&e->seg, g)->period_start_ns);

@@ -410,12 +410,17 @@ daemon_reload(struct ns_supervisor *s)
 	static struct ns_engine probe;
 	char err[8192];
 	unsigned i;
+	int rc;
 
 	sd_notify_msg("RELOADING=1");
 	if (!o->foreground)
 		log_to_syslog(cfg->daemon.log_facility);
 	log_info("reloading %s", o->config);
-	if (ns_config_load(o->config, &ncfg, err, sizeof(err)) != 0) {
+	if ((rc = ns_config_load(o->config, &ncfg, err, sizeof(err))) != 0) {
+		/* Only a parse error fills err; a missing file said "?". */
+		if (rc != -EINVAL)
+			snprintf(err, sizeof(err), "%s: %s", o->config,
+			    strerror(-rc));
 		log_warnx("reload refused: %s is not valid: %s", o->config,
 		    strtok(err, "\n") ? err : "?");
 		sd_notify_msg("READY=1");
