@@ -682,6 +682,52 @@ nsc_next_is_key(const struct nsc_parser *p)
 	return parent->kind == NK_MAP && parent->nkid % 2 == 0;
 }
 
+/*
+ * The length of the UTF-8 sequence at s, its code point in *cp; 0 when
+ * there is none (a stray or missing continuation byte, an overlong form,
+ * a surrogate, past U+10FFFF): bytes that YAML text cannot hold.
+ */
+static size_t
+nsc_utf8(const char *str, uint32_t *cp)
+{
+	static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t c = s[0];
+	size_t n, i;
+
+	if (c < 0x80)
+		n = 1;
+	else if (c >= 0xc2 && c <= 0xdf)
+		n = 2, c &= 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, c &= 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, c &= 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;	/* the NUL at the end stops here too */
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static int
+nsc_utf8_ok(const char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	for (; *s != '\0'; s += n)
+		if ((n = nsc_utf8(s, &cp)) == 0)
+			return 0;
+	return 1;
+}
+
 /* Handles "${NAME}" or "${NAME:-default}" at s; returns what follows it. */
 static const char *
 nsc_expand_var(struct nsc_parser *p, const char *s, struct nsc_buf *b,
@@ -705,6 +751,14 @@ nsc_expand_var(struct nsc_parser *p, const char *s, struct nsc_buf *b,
 	memcpy(var, name, (size_t)(end - name));
 	var[end - name] = '\0';
 	val = getenv(var);
+	/* The file is checked by libyaml; what the environment adds must be
+	 * UTF-8 as well, or ns_config_dump() could not write it back. */
+	if (val != NULL && !nsc_utf8_ok(val)) {
+		nsc_error_at(p, (unsigned)m->line + 1, (unsigned)m->column + 1,
+		    "%s%sthe value of ${%s} is not UTF-8 text", p->path,
+		    p->plen ? ": " : "", var);
+		return NULL;
+	}
 	if (end != close && (val == NULL || *val == '\0'))
 		nsc_buf_add(b, end + 2, (size_t)(close - end - 2));
 	else if (val != NULL)
@@ -1171,12 +1225,14 @@ nsc_float_value(struct nsc_parser *p, const struct nsc_node *v,
 	memcpy(dst, &d, sizeof(d));
 }
 
+#define NSC_NAME_CHARS	"abcdefghijklmnopqrstuvwxyz" \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+
 /* [A-Za-z0-9_.-]+: names end up in file paths and ClickHouse rows. */
 static const char *
 nsc_check_name(const char *s)
 {
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+	size_t n = strspn(s, NSC_NAME_CHARS);
 
 	if (s[n] != '\0' || n >= NS_CONFIG_NAME_MAX)
 		return "a name of up to 63 letters, digits, '_', '.' or '-'";
@@ -2273,17 +2329,23 @@ nsc_types(struct nsc_parser *p, const struct nsc_node *v, void *base,
 static void
 nsc_input_name(struct nsc_parser *p, struct ns_config_input *in)
 {
-	const char *name, *slash;
+	const char *from, *slash;
+	char name[NS_CONFIG_NAME_MAX];
+	size_t i;
 
-	/* The name defaults to what the input reads from. */
+	/* The name defaults to what the input reads from, made a name that
+	 * nsc_check_name() takes: a file may be "my trace.pcap". */
 	if (in->name[0] != '\0')
 		return;
 	if (in->type == NS_CONFIG_INPUT_PCAP)
-		name = in->interface;
+		from = in->interface;
 	else if (in->type == NS_CONFIG_INPUT_FILE)
-		name = (slash = strrchr(in->path, '/')) ? slash + 1 : in->path;
+		from = (slash = strrchr(in->path, '/')) ? slash + 1 : in->path;
 	else
-		name = "nats";
+		from = "nats";
+	for (i = 0; from[i] != '\0' && i + 1 < sizeof(name); i++)
+		name[i] = strchr(NSC_NAME_CHARS, from[i]) ? from[i] : '_';
+	name[i] = '\0';
 	if (nsc_set(&in->name, name) < 0)
 		p->oom = 1;
 }
@@ -3227,22 +3289,38 @@ ns_config_load(const char *path, struct ns_config *cfg, char *err,
 
 /* ---------------------------------------------------------------- dump */
 
-/* A double-quoted YAML string; "$" doubled so no ${...} expands on reload. */
+/*
+ * A double-quoted YAML string; "$" doubled so no ${...} expands on reload.
+ * Characters libyaml refuses to read (controls, U+FFFE, U+FFFF) or folds
+ * as line breaks (U+0085, U+2028, U+2029) are written as escapes.
+ */
 static void
 nsc_dq(FILE *fp, const char *s)
 {
+	uint32_t cp;
+	size_t n;
+
 	fputc('"', fp);
-	for (; *s != '\0'; s++) {
+	for (; *s != '\0'; s += n) {
 		unsigned char ch = (unsigned char)*s;
 
+		n = 1;
 		if (ch == '"' || ch == '\\')
 			fprintf(fp, "\\%c", ch);
 		else if (ch == '$')
 			fputs("$$", fp);
 		else if (ch < 0x20 || ch == 0x7f)
 			fprintf(fp, "\\x%02x", ch);
-		else
+		else if (ch < 0x80)
 			fputc(ch, fp);
+		else if ((n = nsc_utf8(s, &cp)) == 0) {
+			n = 1;		/* not UTF-8: refused by the loader */
+			fputc(ch, fp);
+		} else if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 ||
+		    cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+			fprintf(fp, "\\u%04x", (unsigned)cp);
+		else
+			fwrite(s, 1, n, fp);
 	}
 	fputc('"', fp);
 }

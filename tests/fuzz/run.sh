@@ -5,7 +5,18 @@
 #   sh tests/fuzz/run.sh [SECONDS [OUTDIR]]
 #
 # The test command runs each briefly (10 s); `make fuzz` longer.  A crash
-# leaves its input as OUTDIR/<target>/crash-*: make it a regression test.
+# leaves its input as OUTDIR/<target>.crashes/crash-*: keep it in the
+# target's seeds (tests/fuzz/corpus/<target>/) and make it a unit test.
+# FUZZ_FLAGS adds libFuzzer options (e.g. -runs=10000000); FUZZ_TARGETS
+# (e.g. "fuzz_reader fuzz_config") runs only those.
+#
+# Targets (tests/fuzz/<target>.c; seeds in tests/fuzz/corpus/<target>/,
+# a libFuzzer dictionary in tests/fuzz/<target>.dict where there is one):
+#   fuzz_parse    the packet parser; first byte picks the link type
+#   fuzz_reader   pcap/pcapng files through the reader into the parser
+#   fuzz_config   YAML configuration, or ".env NUL YAML" with ${VAR}s
+#   fuzz_apireq   query API request decoder and SQL quoting
+#   fuzz_natsmsg  NATS protobuf message decoder
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-10}
@@ -22,6 +33,8 @@ fi
 # target  max_len  sources (besides tests/fuzz/<target>.c)  libraries
 targets() {
 	echo "fuzz_parse 256 src/parse.c"
+	echo "fuzz_reader 16384 src/reader.c src/parse.c src/log.c -lpcap"
+	echo "fuzz_config 16384 src/config.c src/alert.c src/dotenv.c src/addr.c src/log.c -lyaml -ljansson -lxxhash"
 	echo "fuzz_apireq 4096 exporters/apireq.c exporters/sqlq.c src/config.c src/alert.c src/dotenv.c src/addr.c src/log.c -lyaml -ljansson -lxxhash"
 	# The message decoder needs proto/*.pb-c.[ch], generated here (as
 	# make does in a build tree) beside a link to natsmsg.c, whose
@@ -38,6 +51,10 @@ targets() {
 mkdir -p "$out"
 fail=0
 targets | while read -r name maxlen rest; do
+	case " ${FUZZ_TARGETS:-$name} " in
+	*" $name "*) ;;
+	*) continue;;
+	esac
 	srcs= libs=
 	for w in $rest; do
 		case $w in
@@ -51,15 +68,20 @@ targets | while read -r name maxlen rest; do
 	mkdir -p "$out/$name.corpus" "$out/$name.crashes"
 	seeds=$src/tests/fuzz/corpus/$name
 	[ -d "$seeds" ] && cp -r "$seeds/." "$out/$name.corpus/"
+	dict=
+	[ -f "$src/tests/fuzz/$name.dict" ] &&
+	    dict=-dict="$src/tests/fuzz/$name.dict"
 	echo "fuzz: $name for ${secs}s"
-	if ! "$bin" -max_total_time="$secs" -max_len="$maxlen" \
+	# shellcheck disable=SC2086
+	if ! "$bin" -max_total_time="$secs" -max_len="$maxlen" $dict \
+	    ${FUZZ_FLAGS:-} \
 	    -artifact_prefix="$out/$name.crashes/" -print_final_stats=1 \
 	    "$out/$name.corpus" >"$out/$name.log" 2>&1; then
 		tail -40 "$out/$name.log"
 		echo "fuzz: $name FAILED; inputs in $out/$name.crashes" >&2
 		exit 1
 	fi
-	grep -E '^stat::number_of_executed_units' "$out/$name.log" |
-	    sed "s/^/fuzz: $name: /"
+	grep -E '^stat::number_of_executed_units|^#[0-9]+[[:space:]]+DONE' \
+	    "$out/$name.log" | sed "s/^/fuzz: $name: /"
 done || fail=1
 exit $fail

@@ -944,7 +944,45 @@ Test(config, env_value_is_validated)
 	    "expected ${NAME} or ${NAME:-default}", NULL);
 }
 
+/* tests/fuzz/fuzz_config: bytes that YAML text cannot hold came in from
+ * the environment, and the dump did not load back. */
+Test(config, env_value_must_be_utf8)
+{
+	setenv("NS_TEST_LATIN1", "caf\xe9", 1);
+	expect_error("daemon:\n  user: ${NS_TEST_LATIN1}\n", "2:9",
+	    "the value of ${NS_TEST_LATIN1} is not UTF-8 text", NULL);
+	setenv("NS_TEST_LATIN1", "caf\xc3\xa9\xc2\x85", 1);
+	load_ok("daemon:\n  user: ${NS_TEST_LATIN1}\n");
+	round_trip(&cfg);
+}
+
+/* tests/fuzz/fuzz_config: characters libyaml refuses to read (C1
+ * controls, U+FFFF) or folds as line breaks were dumped as they are. */
+Test(config, dump_escapes_what_yaml_cannot_hold)
+{
+	load_ok("daemon:\n  user: \"a\\x80b\\u0085c\\u2028d\\uFEFFe\\uFFFF"
+	    "f\\u00e9\"\n");
+	cr_assert_str_eq(cfg.daemon.user, "a\xc2\x80" "b\xc2\x85" "c\xe2\x80\xa8"
+	    "d\xef\xbb\xbf" "e\xef\xbf\xbf" "f\xc3\xa9");
+	round_trip(&cfg);
+}
+
 /* ---------------------------------------------------- lists and round trip */
+
+/* tests/fuzz/fuzz_config: a name taken from a file or an interface was
+ * not one that loads back from the dump. */
+Test(config, derived_input_names_are_names)
+{
+	load_ok("inputs:\n  - type: file\n    path: \"/data/my trace`$$.pcap\"\n"
+	    "  - type: file\n    path: /data/"
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "456789.pcap\n  - type: pcap\n    interface: \"eth0:1\"\n");
+	cr_assert_str_eq(cfg.inputs[0].name, "my_trace__.pcap");
+	cr_assert_str_eq(cfg.inputs[1].name, "0123456789012345678901234567890"
+	    "12345678901234567890123456789012");
+	cr_assert_str_eq(cfg.inputs[2].name, "eth0_1");
+	round_trip(&cfg);
+}
 
 Test(config, file_lists_replace_defaults)
 {
