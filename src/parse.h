@@ -52,8 +52,9 @@ int ns_parse_dlt_supported(int dlt);
 /*
  * Parse one frame of link type dlt (a pcap_datalink() value).  caplen bytes
  * are readable at pkt; wirelen is the length on the wire.  The record is
- * overwritten in full; it is meaningful only when NS_PARSE_OK is returned,
- * and then rec->hash is ns_parse_flow_hash(rec, 0).
+ * overwritten in full; it is meaningful only when NS_PARSE_OK is returned.
+ * rec->hash is left 0: ns_engine_pick_packet() makes it when there are
+ * workers to choose among.
  */
 enum ns_parse_result ns_parse_packet(int dlt, const uint8_t *pkt,
     uint32_t caplen, uint32_t wirelen, uint64_t ts_ns, struct ns_record *rec);
