@@ -103,11 +103,11 @@ DPID=$!
 ns_at_exit "kill -9 $DPID 2>/dev/null"
 wait_for 30 grep -q "capturing on vb" "$T/d.log" ||
 	fail "netspectrad on Go2NetSpectra's config did not start capturing on vb (the default route's interface): $(tail -20 "$T/d.log")"
-rx0=$(ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets)
+rx0=$(rx)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 10000 "$T/trace.pcap" >"$T/replay.log" 2>&1 ||
 	fail "tcpreplay: $(cat "$T/replay.log")"
 sent=$(tshark -r "$T/trace.pcap" -T fields -e frame.number 2>/dev/null | wc -l)
-wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+wait_for 10 rx_at_least "$rx0" "$sent" ||
 	fail "vb received fewer than $sent packets"
 daemon_stop "$DPID" "$T/d.log"
 drops=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$T/d.log")

@@ -78,12 +78,11 @@ cfg api idle0
 daemon_start "$NSB" "$T/cap.yaml" "$T/cap.log" "capturing on vb"
 cap_pid=$DPID
 wait_for 20 api_up || fail "the API does not answer GET / on $API_URL: $(cat "$T/api-up.json" 2>/dev/null; tail -5 "$T/cap.log")"
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
 rx0=$(rx)
 sent=$(tshark -r "$T/trace.pcap" -T fields -e frame.number 2>/dev/null | wc -l)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 6000 "$T/trace.pcap" >"$T/replay.log" 2>&1 ||
 	fail "tcpreplay: $(cat "$T/replay.log")"
-wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+wait_for 10 rx_at_least "$rx0" "$sent" ||
 	fail "vb received fewer than $sent packets"
 # The writers' counters, while the daemon runs: rows went out, none lost.
 in_ch curl -sS -m 10 "http://127.0.0.1:$PP/metrics" >"$T/metrics" || fail "/metrics"

@@ -240,34 +240,6 @@ print(v if not isinstance(v, (dict, list)) else json.dumps(v))
 ' "$1" "$2"
 }
 
-# ---- the daemon --------------------------------------------------------------
-# ns_in NS CMD...: CMD in network namespace NS, or here when NS is empty.
-ns_in() {
-	_n=$1; shift
-	if [ -n "$_n" ]; then ip netns exec "$_n" "$@"; else "$@"; fi
-}
-
-# daemon_start NS CFG LOG READY_PATTERN: netspectrad -f in NS; sets DPID;
-# waits for READY_PATTERN in its log.
-daemon_start() {
-	if [ -n "$1" ]; then
-		ip netns exec "$1" "$NETSPECTRAD" -f -c "$2" >"$3" 2>&1 &
-	else
-		"$NETSPECTRAD" -f -c "$2" >"$3" 2>&1 &
-	fi
-	DPID=$!
-	ns_at_exit "kill -9 $DPID 2>/dev/null"
-	wait_for 20 grep -q "$4" "$3" || fail "netspectrad did not start ($4): $(tail -20 "$3")"
-}
-
-# daemon_stop PID LOG: SIGTERM, a clean exit 0 within 60 s.
-daemon_stop() {
-	kill -TERM "$1"
-	wait_for 60 eval "! kill -0 $1 2>/dev/null" || fail "netspectrad did not stop: $(tail "$2")"
-	wait "$1" || fail "netspectrad exited non-zero: $(tail -5 "$2")"
-	grep -q "stopped$" "$2" || fail "no clean stop: $(tail "$2")"
-}
-
 # ns_idle_if NS: a veth pair idle0--idle1 inside NS, IPv6 off, carrying
 # nothing: the input of a daemon that only serves the API after the
 # capturing one has stopped (a daemon needs one input; this VM kernel has

@@ -78,8 +78,6 @@ spooled_finals() {
 	cat "$1"/*.flows.tsv 2>/dev/null | awk -F'\t' '$13 == 1 { print $12 }' | sort -u | wc -l
 }
 finals_at_least() { [ "$(spooled_finals "$1")" -ge "$2" ]; }
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
-rx_at_least() { [ $(( $(rx) - $1 )) -ge "$2" ]; }
 # check_drops LOG: no capture layer dropped a packet (the stop's summary).
 check_drops() {
 	_k=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$1")

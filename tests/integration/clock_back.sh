@@ -56,12 +56,9 @@ EOC
 clock() { echo "$1" >"$T/faketime.tmp" && mv "$T/faketime.tmp" "$T/faketime"; }
 clock +0
 t0=$(date +%s)
-ip netns exec "$NSB" env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T/faketime" \
-	FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DISABLE_SHM=1 \
-	"$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
-dpid=$!
-ns_at_exit "kill -9 $dpid 2>/dev/null"
-wait_for 20 grep -q "capturing on vb" "$T/d.log" || fail "netspectrad did not start: $(cat "$T/d.log")"
+daemon_start "$NSB" "$T/d.yaml" "$T/d.log" "capturing on vb" \
+	env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T/faketime" \
+	FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DISABLE_SHM=1
 
 status() { "$NETSPECTRA" status -c "$T/d.yaml" >"$T/status" 2>&1; }
 gen() { status && sed -n 's/^period: generation \([0-9]*\), .*/\1/p' "$T/status"; }
@@ -70,8 +67,6 @@ gen_above() { _g=$(gen) && [ -n "$_g" ] && [ "$_g" -gt "$1" ]; }
 started() {
 	status && date -u -d "$(sed -n 's/^period: generation [0-9]*, started \(.*\)$/\1/p' "$T/status")" +%s
 }
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
-rx_at_least() { [ $(( $(rx) - $1 )) -ge "$2" ]; }
 
 rx0=$(rx)
 ip netns exec "$NSA" tcpreplay -q -i va --pps "$PPS" "$T/trace.pcap" >"$T/replay.log" 2>&1 &
@@ -113,9 +108,7 @@ kill -0 "$rpid" 2>/dev/null || fail "the replay ended before the jump forward: m
 
 wait "$rpid" || fail "tcpreplay: $(cat "$T/replay.log")"
 wait_for 20 rx_at_least "$rx0" "$sent" || fail "vb received fewer than $sent packets"
-kill -TERM "$dpid"
-wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$T/d.log")"
-wait "$dpid" || fail "netspectrad exited non-zero: $(tail -5 "$T/d.log")"
+daemon_stop "$DPID" "$T/d.log"
 grep -q "stopped$" "$T/d.log" || fail "no clean stop: $(tail "$T/d.log")"
 drops=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$T/d.log")
 ring=$(sed -n 's/.*ring_full \([0-9]*\), table_full \([0-9]*\).*/\1 \2/p' "$T/d.log")

@@ -69,8 +69,6 @@ metric() {
 		awk -v m="$1" '$1 == m { print $2 }'
 }
 metrics_up() { [ -n "$(metric 'netspectra_task_packets_total{task="five"}')" ]; }
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
-rx_at_least() { [ $(( $(rx) - $1 )) -ge "$2" ]; }
 ge() { [ "$1" -ge "$2" ]; }	# ge A B, both non-empty numbers
 grows() { _v=$(metric "$1") && [ -n "$_v" ] && [ "$_v" -gt "$2" ]; }
 

@@ -51,14 +51,7 @@ aggregator:
 EOC
 "$NETSPECTRAD" -t -c "$T/d.yaml" >/dev/null 2>"$T/t.err" || fail "config: $(cat "$T/t.err")"
 
-start() {	# start LOG
-	ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$1" 2>&1 &
-	dpid=$!
-	ns_at_exit "kill -9 $dpid 2>/dev/null"
-	wait_for 20 grep -q "capturing on vb" "$1" || fail "netspectrad did not start: $(cat "$1")"
-}
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
-rx_at_least() { [ $(( $(rx) - $1 )) -ge "$2" ]; }
+start() { daemon_start "$NSB" "$T/d.yaml" "$1" "capturing on vb"; }	# start LOG
 replay() {	# replay PCAP COUNT: all of it, and all of it received
 	_r0=$(rx)
 	ip netns exec "$NSA" tcpreplay -q -i va --pps 5000 "$1" >"$T/replay.log" 2>&1 ||
@@ -92,7 +85,7 @@ start "$T/run1.log"
 replay "$T/a.pcap" "$na"
 wait_for 20 lifetime_is "$na" || fail "run 1: lifetime $(lifetime) after A, want $na"
 wait_for 20 metric_is "$na" || fail "run 1: $PK is '$(metric "$PK")' after A, want $na"
-kids=$(pgrep -P "$dpid" | tr '\n' ' ')
+kids=$(pgrep -P "$DPID" | tr '\n' ' ')
 [ "$(echo $kids | wc -w)" -ge 4 ] || fail "run 1: children: '$kids'"
 rx0=$(rx)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 5000 "$T/b.pcap" >"$T/replay.log" 2>&1 &
@@ -101,15 +94,15 @@ ns_at_exit "kill $rpid 2>/dev/null"
 wait_for 20 rx_at_least "$rx0" $((nb / 3)) || fail "B does not reach vb: $(cat "$T/replay.log")"
 # Records in flight at the kill: the workers stopped (SIGSTOP) until the
 # rings hold a thousand; a stopped process dies of SIGKILL all the same.
-workers=$(pgrep -P "$dpid" '^ns-worker-') || fail "no workers"
+workers=$(pgrep -P "$DPID" '^ns-worker-') || fail "no workers"
 kill -STOP $workers
 wait_for 20 eval '[ "$(queued)" -ge 1000 ]' || { kill -CONT $workers; fail "the rings do not fill: $(cat "$T/status")"; }
-kill -9 "$dpid"
+kill -9 "$DPID"
 at_kill=$(( $(rx) - rx0 ))
 kill -0 "$rpid" 2>/dev/null || fail "B ended before the kill"
 gone() { for k in $kids; do kill -0 "$k" 2>/dev/null && return 1; done; return 0; }
 wait_for 10 gone || fail "children outlived the supervisor: $kids"
-wait "$dpid" 2>/dev/null
+wait "$DPID" 2>/dev/null
 [ -e "/dev/shm$SHM" ] || fail "the segment is gone with the supervisor"
 [ -s "$T/d.pid" ] || fail "no stale pidfile left by the killed supervisor"
 # The dead daemon's segment: what the rings held when it died.
@@ -132,9 +125,7 @@ counted=$L
 extra=$((counted - na - at_death))
 [ "$extra" -ge 0 ] && [ "$extra" -le "$held" ] ||
 	fail "run 2: lifetime $counted = $at_death at the kill + A's $na + $extra, with $held records in the rings"
-kill -TERM "$dpid"
-wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$T/run2.log")"
-wait "$dpid" || fail "netspectrad exited non-zero: $(tail -5 "$T/run2.log")"
+daemon_stop "$DPID" "$T/run2.log"
 grep -q "task five: lifetime packets $counted," "$T/run2.log" ||
 	fail "the stop's lifetime: $(grep 'lifetime packets' "$T/run2.log"), want $counted"
 drops=$(sed -n 's/.*ring_full \([0-9]*\), table_full \([0-9]*\).*/\1 \2/p' "$T/run2.log")

@@ -49,6 +49,34 @@ wait_for() {
 	done
 }
 
+# ---- the daemon --------------------------------------------------------------
+# ns_in NS CMD...: CMD in network namespace NS, or here when NS is empty.
+ns_in() {
+	_n=$1; shift
+	if [ -n "$_n" ]; then ip netns exec "$_n" "$@"; else "$@"; fi
+}
+
+# daemon_start NS CFG LOG READY_PATTERN [WRAPPER...]: netspectrad -f in
+# network namespace NS (here when empty), run through WRAPPER (env with a
+# preload, say) when given; sets DPID, to netspectrad itself (ip netns exec
+# and env exec it) so that signals reach it; waits for READY_PATTERN in LOG.
+daemon_start() {
+	_ns=$1 _cfg=$2 _log=$3 _ready=$4; shift 4
+	[ -n "$_ns" ] && set -- ip netns exec "$_ns" "$@"
+	"$@" "$NETSPECTRAD" -f -c "$_cfg" >"$_log" 2>&1 &
+	DPID=$!
+	ns_at_exit "kill -9 $DPID 2>/dev/null"
+	wait_for 20 grep -q "$_ready" "$_log" || fail "netspectrad did not start ($_ready): $(tail -20 "$_log")"
+}
+
+# daemon_stop PID LOG: SIGTERM, a clean exit 0 within 60 s.
+daemon_stop() {
+	kill -TERM "$1"
+	wait_for 60 eval "! kill -0 $1 2>/dev/null" || fail "netspectrad did not stop: $(tail "$2")"
+	wait "$1" || fail "netspectrad exited non-zero: $(tail -5 "$2")"
+	grep -q "stopped$" "$2" || fail "no clean stop: $(tail "$2")"
+}
+
 # ---- network namespaces ----------------------------------------------------
 # ns_pair: two namespaces $NSA and $NSB joined by a veth pair (va/vb), IPv4
 # and IPv6 on both, and an 802.1Q VLAN 100 sub-interface on top where the
@@ -90,6 +118,11 @@ ns_bare_pair() {
 		ip -n "$1" link set lo up
 	done
 }
+
+# rx [IF]: the packets IF (vb) in $NSB has received so far.
+rx() { ip netns exec "$NSB" cat "/sys/class/net/${1:-vb}/statistics/rx_packets"; }
+# rx_at_least FROM N: vb has received N packets since its count was FROM.
+rx_at_least() { [ $(( $(rx) - $1 )) -ge "$2" ]; }
 
 # ns_alone: one namespace $NSA with only its loopback.
 ns_alone() {

@@ -33,22 +33,16 @@ aggregator:
     tasks:
       - {name: per_five_tuple, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 100000}
 EOC
-ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
-dpid=$!
-ns_at_exit "kill -9 $dpid 2>/dev/null"
+daemon_start "$NSB" "$T/d.yaml" "$T/d.log" "capturing on"
 wait_for 10 sh -c "[ \$(grep -c 'capturing on' '$T/d.log') = 2 ]" || fail "did not start: $(cat "$T/d.log")"
-rx() { ip netns exec "$NSB" cat "/sys/class/net/$1/statistics/rx_packets"; }
 v0=$(rx vb) w0=$(rx wb)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 5000 "$T/a.pcap" >/dev/null 2>&1 &
 r1=$!
 ip netns exec "$NSA" tcpreplay -q -i wa --pps 5000 "$T/b.pcap" >/dev/null 2>&1 || fail "tcpreplay b"
 wait "$r1" || fail "tcpreplay a"
-wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $v0 )) -ge 20000 ] &&
-    [ \$(( \$(ip netns exec $NSB cat /sys/class/net/wb/statistics/rx_packets) - $w0 )) -ge 20000 ]" ||
+wait_for 10 eval '[ $(( $(rx vb) - v0 )) -ge 20000 ] && [ $(( $(rx wb) - w0 )) -ge 20000 ]' ||
 	fail "the links missed packets"
-kill -TERM "$dpid"
-wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "did not stop"
-wait "$dpid" || fail "exit status: $(tail -5 "$T/d.log")"
+daemon_stop "$DPID" "$T/d.log"
 for i in 0 1; do
 	grep -q "input $i: kernel received [1-9][0-9]*, kernel drops 0" "$T/d.log" ||
 		fail "input $i: $(grep "input $i:" "$T/d.log")"

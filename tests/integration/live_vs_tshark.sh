@@ -41,29 +41,22 @@ EOC
 live_run() {
 	_tag=$1 _kills=$2
 	sed "s#$T/out#$T/out-$_tag#" "$T/d.yaml" >"$T/d-$_tag.yaml"
-	ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$T/d-$_tag.yaml" >"$T/d-$_tag.log" 2>&1 &
-	dpid=$!
-	ns_at_exit "kill -9 $dpid 2>/dev/null"
-	wait_for 10 grep -q "capturing on vb" "$T/d-$_tag.log" ||
-		fail "netspectrad did not start: $(cat "$T/d-$_tag.log")"
-	rx0=$(ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets)
+	daemon_start "$NSB" "$T/d-$_tag.yaml" "$T/d-$_tag.log" "capturing on vb"
+	rx0=$(rx)
 	ip netns exec "$NSA" tcpreplay -q -i va --pps 10000 "$T/trace.pcap" >"$T/replay.log" 2>&1 &
 	rpid=$!
 	_k=0
 	while [ "$_k" -lt "$_kills" ] && kill -0 "$rpid" 2>/dev/null; do
 		# A random moment of the replay, then a random worker.
 		sleep "0.$(od -An -N1 -tu1 /dev/urandom | awk '{ printf "%d", 1 + $1 % 4 }')"
-		_v=$(pgrep -P "$dpid" -x "ns-worker-$(( $(od -An -N1 -tu1 /dev/urandom) % 2 ))") || continue
+		_v=$(pgrep -P "$DPID" -x "ns-worker-$(( $(od -An -N1 -tu1 /dev/urandom) % 2 ))") || continue
 		kill -9 "$_v" && _k=$((_k + 1))
 	done
 	wait "$rpid" || fail "tcpreplay: $(cat "$T/replay.log")"
 	# Every packet has reached the capture before the stop.
-	wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+	wait_for 10 rx_at_least "$rx0" "$sent" ||
 		fail "vb received fewer than $sent packets"
-	kill -TERM "$dpid"
-	wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$T/d-$_tag.log")"
-	wait "$dpid" || fail "netspectrad exited non-zero: $(tail "$T/d-$_tag.log")"
-	grep -q "stopped$" "$T/d-$_tag.log" || fail "no clean stop: $(tail "$T/d-$_tag.log")"
+	daemon_stop "$DPID" "$T/d-$_tag.log"
 	drops=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$T/d-$_tag.log")
 	ring=$(sed -n 's/.*ring_full \([0-9]*\), table_full \([0-9]*\).*/\1 \2/p' "$T/d-$_tag.log")
 	[ "$drops" = 0 ] && [ "$ring" = "0 0" ] || fail "$_tag: drops: kernel $drops, ring_full/table_full $ring"

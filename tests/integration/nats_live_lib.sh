@@ -106,11 +106,10 @@ live_engine_start() {
 	wait_for 20 grep -q "connected to" "$2" || fail "netspectrad did not connect: $(tail -5 "$2")"
 }
 
-live_rx_now() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
-live_rx() { echo $(( $(live_rx_now) - LIVE_RX0 )); }
+live_rx() { echo $(( $(rx) - LIVE_RX0 )); }
 
 live_replay_start() {
-	LIVE_RX0=$(live_rx_now)
+	LIVE_RX0=$(rx)
 	ip netns exec "$NSA" tcpreplay -q -i va --pps "$1" "$T/trace.pcap" \
 		>"$T/replay.log" 2>&1 &
 	LIVE_REPLAY=$!
@@ -119,7 +118,7 @@ live_replay_start() {
 
 live_replay_wait() {
 	wait "$LIVE_REPLAY" || fail "tcpreplay: $(cat "$T/replay.log")"
-	wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $LIVE_RX0 )) -ge $SENT ]" ||
+	wait_for 10 rx_at_least "$LIVE_RX0" "$SENT" ||
 		fail "vb received $(live_rx) of $SENT frames"
 }
 

@@ -115,10 +115,10 @@ EOC
 	    fail "probe did not start: $(cat "$T/$_tag.log")"
 	wait_for 10 grep -q "NATS: connected" "$T/$_tag.log" ||
 	    fail "probe did not connect: $(cat "$T/$_tag.log")"
-	rx0=$(ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets)
+	rx0=$(rx)
 	ip netns exec "$NSA" tcpreplay -q -i va --pps 10000 "$T/trace.pcap" \
 	    >"$T/replay.log" 2>&1 || fail "tcpreplay: $(cat "$T/replay.log")"
-	wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+	wait_for 10 rx_at_least "$rx0" "$sent" ||
 	    fail "vb received fewer than $sent packets"
 	kill -TERM "$ppid"
 	wait "$ppid" || fail "$_tag: probe exited non-zero: $(tail "$T/$_tag.log")"

@@ -53,7 +53,6 @@ EOC
 	} >"$T/$_tag.yaml"
 }
 
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
 
 # start TAG: the probe, capturing and connected; its pid in $ppid.
 start() {
@@ -78,7 +77,7 @@ replay_bg() {
 # stop TAG: once vb has the whole trace, SIGTERM; the counters at exit.
 stop() {
 	wait "$rpid" || fail "tcpreplay: $(cat "$T/replay.log")"
-	wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+	wait_for 10 rx_at_least "$rx0" "$sent" ||
 	    fail "$1: vb received fewer than $sent packets"
 	kill -TERM "$ppid"
 	wait "$ppid" || fail "$1: probe exited non-zero: $(tail "$T/$1.log")"
@@ -174,7 +173,7 @@ start crash
 wpid=$(sed -n 's/.*persistence: .*writer pid \([0-9]*\).*/\1/p' "$T/crash.log")
 [ -n "$wpid" ] || fail "crash: no writer pid in the log"
 replay_bg
-wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $((sent / 3)) ]" ||
+wait_for 10 rx_at_least "$rx0" $((sent / 3)) ||
 	fail "crash: the replay did not start"
 kill -9 "$wpid"
 wait_for 10 grep -q "writer (pid $wpid) killed by signal 9" "$T/crash.log" ||

@@ -84,20 +84,12 @@ EOC
 
 # start CFG LOG PORT: netspectrad in $NSB; skip when it has no exporter.
 start() {
-	ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$1" >"$2" 2>&1 &
-	dpid=$!
-	ns_at_exit "kill -9 $dpid 2>/dev/null"
-	wait_for 10 grep -q "capturing on vb" "$2" || fail "netspectrad did not start: $(cat "$2")"
+	daemon_start "$NSB" "$1" "$2" "capturing on vb"
 	wait_for 10 grep -q "serving /metrics on" "$2" ||
 		skip "netspectrad has no Prometheus exporter (no \"serving /metrics on\" in its log within 10 s): $(grep -i prometheus "$2")"
 	grep -q "serving /metrics on 127.0.0.1:$3" "$2" || fail "exporter not on 127.0.0.1:$3: $(cat "$2")"
 }
-stop_daemon() {	# stop_daemon LOG
-	kill -TERM "$dpid"
-	wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$1")"
-	wait "$dpid" || fail "netspectrad exited non-zero: $(tail -5 "$1")"
-	grep -q "stopped$" "$1" || fail "no clean stop: $(tail "$1")"
-}
+stop_daemon() { daemon_stop "$DPID" "$1"; }	# stop_daemon LOG
 
 # get URL OUT [CURL-ARGS...]: GET in $NSB, body to OUT, prints the status.
 get() {
@@ -170,12 +162,11 @@ grep -qi 'href="/metrics"' "$T/index" || fail "/ does not link /metrics: $(cat "
 	fail "an unknown path is not a 404: $(cat "$T/nope.headers")"
 
 # ---- a scrape under load ---------------------------------------------------
-rx() { in_b cat /sys/class/net/vb/statistics/rx_packets; }
 rx0=$(rx)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 10000 "$T/trace.pcap" >"$T/replay.log" 2>&1 &
 rpid=$!
 ns_at_exit "kill $rpid 2>/dev/null"
-wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge 1000 ]" ||
+wait_for 10 rx_at_least "$rx0" "1000" ||
 	fail "no traffic reaches vb: $(cat "$T/replay.log")"
 kill -0 "$rpid" 2>/dev/null || fail "the replay ended before the scrape"
 code=$(get "http://127.0.0.1:$EP/metrics" "$T/load.prom")
@@ -187,7 +178,7 @@ promtool check metrics <"$T/load.prom" >"$T/lint.out" 2>&1 ||
 	fail "promtool check metrics failed: $(cat "$T/lint.out")"
 [ ! -s "$T/lint.out" ] || fail "promtool check metrics reports: $(cat "$T/lint.out")"
 wait "$rpid" || fail "tcpreplay: $(cat "$T/replay.log")"
-wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge $sent ]" ||
+wait_for 10 rx_at_least "$rx0" "$sent" ||
 	fail "vb received fewer than $sent packets"
 echo "ok: a scrape taken after $under_load of $sent packets: HTTP 200, text format 0.0.4, promtool check metrics silent; /-/healthy 200, / links /metrics"
 

@@ -25,23 +25,14 @@ EOC
 ns_at_exit "rm -f /dev/shm/netspectra-restart-$$ /dev/shm/netspectra-restart-$$.lock"
 
 # start CFG LOG; replay; stop_daemon
-start() {
-	ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$1" >"$2" 2>&1 &
-	dpid=$!
-	ns_at_exit "kill -9 $dpid 2>/dev/null"
-	wait_for 10 grep -q "capturing on vb" "$2" || fail "netspectrad did not start: $(cat "$2")"
-}
+start() { daemon_start "$NSB" "$1" "$2" "capturing on vb"; }
 replay() {
-	rx0=$(ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets)
+	rx0=$(rx)
 	ip netns exec "$NSA" tcpreplay -q -i va --pps 5000 "$T/trace.pcap" >/dev/null 2>&1 || fail "tcpreplay"
-	wait_for 10 sh -c "[ \$(( \$(ip netns exec $NSB cat /sys/class/net/vb/statistics/rx_packets) - $rx0 )) -ge 5000 ]" ||
+	wait_for 10 rx_at_least "$rx0" "5000" ||
 		fail "vb missed packets"
 }
-stop_daemon() {
-	kill -TERM "$dpid"
-	wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop"
-	wait "$dpid" || fail "netspectrad exited non-zero: $(tail -5 "$1")"
-}
+stop_daemon() { daemon_stop "$DPID" "$1"; }	# stop_daemon LOG
 lifetime() { sed -n 's/.*task five: lifetime packets \([0-9]*\).*/\1/p' "$1"; }
 
 cfg "$T/a.yaml" "$T/out-a"
@@ -86,9 +77,9 @@ echo "ok: stop and start with the same configuration: lifetime packets 5000, the
 
 # A crash in the middle of a period, then a changed configuration.
 start "$T/a.yaml" "$T/run3.log"; replay
-kids=$(pgrep -P "$dpid" | tr '\n' ' ')
+kids=$(pgrep -P "$DPID" | tr '\n' ' ')
 [ -n "$kids" ] || fail "no children to watch"
-kill -9 "$dpid"
+kill -9 "$DPID"
 # Children of a dead supervisor exit (PR_SET_PDEATHSIG).
 gone() { for k in $kids; do kill -0 "$k" 2>/dev/null && return 1; done; return 0; }
 wait_for 10 gone || fail "children outlived the supervisor: $kids"

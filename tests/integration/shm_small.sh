@@ -81,7 +81,7 @@ echo "ok: a $need_bytes-byte segment in a 1 MiB /dev/shm, and in one 64 KiB shor
 mount -o remount,size=$(( need_bytes / 1048576 + 2 ))m "$SHM" || fail "remount"
 start "$T/a.yaml" "$T/run1.log"
 wait_for 20 grep -q "capturing on vb" "$T/run1.log" || fail "run 1 did not start: $(cat "$T/run1.log")"
-rx0=$(ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets)
+rx0=$(rx)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 5000 "$T/trace.pcap" >/dev/null 2>&1 || fail "tcpreplay"
 status_has() { in_shm "$NETSPECTRA" status -c "$T/a.yaml" >"$T/status" 2>&1 && grep -q "$1" "$T/status"; }
 wait_for 30 status_has "task five: lifetime packets 5000" || fail "run 1: status: $(cat "$T/status")"

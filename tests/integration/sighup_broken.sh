@@ -57,10 +57,7 @@ sed 's/^        snapshot_interval: 1h$/        snapshot_interval: 0s/' "$C" >"$T
 cfg "$T/good.yaml" "      - {type: jsonl, snapshot_interval: 1h, jsonl: {root_path: $T/out2}}"
 "$NETSPECTRAD" -t -c "$T/good.yaml" >/dev/null 2>"$T/t.err" || fail "good config: $(cat "$T/t.err")"
 
-ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$C" >"$T/d.log" 2>&1 &
-dpid=$!
-ns_at_exit "kill -9 $dpid 2>/dev/null"
-wait_for 20 grep -q "capturing on vb" "$T/d.log" || fail "netspectrad did not start: $(cat "$T/d.log")"
+daemon_start "$NSB" "$C" "$T/d.log" "capturing on vb"
 
 lifetime() {
 	"$NETSPECTRA" status -c "$T/good.yaml" 2>/dev/null |
@@ -68,9 +65,7 @@ lifetime() {
 }
 grown() { _l=$(lifetime) && [ -n "$_l" ] && [ "$_l" -gt "$1" ]; }
 periods() { ls "$T/$1" 2>/dev/null | wc -l; }
-kids() { pgrep -P "$dpid" | sort | tr '\n' ' '; }
-rx() { ip netns exec "$NSB" cat /sys/class/net/vb/statistics/rx_packets; }
-rx_at_least() { [ $(( $(rx) - $1 )) -ge "$2" ]; }
+kids() { pgrep -P "$DPID" | sort | tr '\n' ' '; }
 
 rx0=$(rx)
 ip netns exec "$NSA" tcpreplay -q -i va --pps 4000 "$T/trace.pcap" >"$T/replay.log" 2>&1 &
@@ -86,13 +81,13 @@ nref=0
 refused() {
 	nref=$((nref + 1))
 	_k=$(kids) _l=$(lifetime) _p=$(periods out1)
-	kill -HUP "$dpid"
+	kill -HUP "$DPID"
 	wait_for 20 eval '[ "$(grep -c "reload refused" "$T/d.log")" -ge $nref ]' ||
 		fail "$1: no refusal logged: $(tail -5 "$T/d.log")"
 	grep "reload refused" "$T/d.log" | tail -1 >"$T/refusal"
 	grep -qF "reload refused: $C is not valid: $2" "$T/refusal" ||
 		fail "$1: the log says '$(cat "$T/refusal")', want '$2'"
-	kill -0 "$dpid" 2>/dev/null || fail "$1: netspectrad died: $(tail -5 "$T/d.log")"
+	kill -0 "$DPID" 2>/dev/null || fail "$1: netspectrad died: $(tail -5 "$T/d.log")"
 	kill -0 "$rpid" 2>/dev/null || fail "$1: the replay is over: make it longer"
 	wait_for 20 grown "$_l" || fail "$1: lifetime stays at $_l"
 	wait_for 20 eval '[ "$(periods out1)" -gt $_p ]' || fail "$1: no period written since"
@@ -122,22 +117,20 @@ rm -f "$C"
 refused "a missing file" "$C: No such file or directory"
 
 # A valid file that adds a writer: applied, the exporter re-forked.
-exporter=$(pgrep -P "$dpid" -x ns-export-files) || fail "no ns-export-files"
+exporter=$(pgrep -P "$DPID" -x ns-export-files) || fail "no ns-export-files"
 cp "$T/good.yaml" "$C.tmp" && mv "$C.tmp" "$C"
-kill -HUP "$dpid"
+kill -HUP "$DPID"
 wait_for 20 grep -q "reloaded: writers and intervals apply from now" "$T/d.log" ||
 	fail "the good configuration was not applied: $(tail -5 "$T/d.log")"
 wait_for 20 eval '[ "$(periods out2)" -ge 2 ]' || fail "the new writer writes nothing: $(tail -5 "$T/d.log")"
-new=$(pgrep -P "$dpid" -x ns-export-files) && [ "$new" != "$exporter" ] ||
+new=$(pgrep -P "$DPID" -x ns-export-files) && [ "$new" != "$exporter" ] ||
 	fail "ns-export-files was not re-forked ($exporter, then '$new')"
 kill -0 "$rpid" 2>/dev/null || fail "the replay ended before the good reload took effect: make it longer"
 echo "ok: a valid configuration adding a writer: reloaded, ns-export-files re-forked ($exporter -> $new), the new writer writes"
 
 wait "$rpid" || fail "tcpreplay: $(cat "$T/replay.log")"
 wait_for 20 rx_at_least "$rx0" "$sent" || fail "vb received fewer than $sent packets"
-kill -TERM "$dpid"
-wait_for 30 eval '! kill -0 $dpid 2>/dev/null' || fail "netspectrad did not stop: $(tail "$T/d.log")"
-wait "$dpid" || fail "netspectrad exited non-zero: $(tail -5 "$T/d.log")"
+daemon_stop "$DPID" "$T/d.log"
 drops=$(sed -n 's/.*kernel drops \([0-9]*\).*/\1/p' "$T/d.log")
 ring=$(sed -n 's/.*ring_full \([0-9]*\), table_full \([0-9]*\).*/\1 \2/p' "$T/d.log")
 [ "$drops" = 0 ] && [ "$ring" = "0 0" ] || fail "drops: kernel '$drops', ring_full/table_full '$ring'"

@@ -99,11 +99,12 @@ exported_past() {
 # its packets (input_packets_total), and the period of the last one has
 # been exported.  Sets END to when the packets were all in.
 replay() {
-	_before=$(pkts)
+	_before=$(pkts) _rx0=$(rx)
 	ip netns exec "$NSA" tcpreplay -q -i va --pps 4000 "$T/$1.pcap" >"$T/$1.replay" 2>&1 ||
 		fail "tcpreplay $1: $(cat "$T/$1.replay")"
 	wait_for 30 pkts_at_least $((_before + 6000)) ||
-		fail "trace $1: the daemon counted $(( $(pkts) - _before )) of its 6000 packets"
+		fail "trace $1: the daemon counted $(( $(pkts) - _before )) of its 6000 packets;" \
+		    "vb received $(( $(rx) - _rx0 )); tcpreplay: $(cat "$T/$1.replay"); $(tail -3 "$T/d.log")"
 	END=$(date +%s.%N)
 	exported_past "$END"
 }
