@@ -803,44 +803,57 @@ live_iface_up(const char *iface)
 }
 
 /*
- * pcap failed on the handle: the interface disappeared (deleted, or taken
- * away with its veth peer or namespace).  Exiting would not help -- a
- * restarted capture could not open it either, and would give the whole
- * run up -- so close the handle, keep the clock (periods go on closing,
- * empty) and open the interface of that name again once it is back and
- * up.  0, or -1 when a stop came first (l->p is NULL then).
+ * Open, filter and make non-blocking the handle on iface: 0, or -1 with
+ * l->p NULL (the reason logged).
  */
 static int
-live_reopen(struct live *l, const struct ns_config_input *in,
+live_activate(struct live *l, const struct ns_config_input *in,
+    const char *iface, const char *bpf, struct pollfd *pfd)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+
+	if ((l->p = live_open(in, iface)) == NULL)
+		return -1;
+	if (live_filter(l->p, iface, bpf) != 0)
+		goto fail;
+	/*
+	 * Non-blocking, with our own poll: a blocking pcap_dispatch on a
+	 * TPACKET_V3 ring need not return when nothing arrives, and the
+	 * loop must see period boundaries and the stop word on an idle link.
+	 */
+	if (pcap_setnonblock(l->p, 1, errbuf) != 0) {
+		log_warnx("%s: %s", iface, errbuf);
+		goto fail;
+	}
+	l->dlt = pcap_datalink(l->p);
+	pfd->fd = pcap_get_selectable_fd(l->p);
+	/* A new handle's counters start from 0. */
+	l->last_recv = l->last_drop = l->last_ifdrop = 0;
+	log_info("capturing on %s", iface);
+	return 0;
+fail:
+	pcap_close(l->p);
+	l->p = NULL;
+	return -1;
+}
+
+/*
+ * Wait for iface to exist and be up, keeping the clock (periods go on
+ * closing, empty), and open it then: 0, or -1 when a stop came first.
+ */
+static int
+live_wait_iface(struct live *l, const struct ns_config_input *in,
     const char *iface, const char *bpf, struct pollfd *pfd)
 {
 	struct ns_input_state *st = ns_engine_input(l->c.e, l->c.input);
-	char errbuf[PCAP_ERRBUF_SIZE];
 	double retry_at = 0;
 
-	log_warnx("%s: %s; capturing again once it is back", iface,
-	    pcap_geterr(l->p));
-	cap_publish_all(&l->c);
-	live_stats(l);
-	pcap_close(l->p);
-	l->p = NULL;
 	pfd->fd = -1;
-	/* A new handle's counters start from 0. */
-	l->last_recv = l->last_drop = l->last_ifdrop = 0;
 	while (!cap_stop && !ns_load_relaxed(&st->stop)) {
 		live_clock(l);
 		if (ns_mono_now() >= retry_at && live_iface_up(iface)) {
-			if ((l->p = live_open(in, iface)) != NULL &&
-			    live_filter(l->p, iface, bpf) == 0 &&
-			    pcap_setnonblock(l->p, 1, errbuf) == 0) {
-				l->dlt = pcap_datalink(l->p);
-				pfd->fd = pcap_get_selectable_fd(l->p);
-				log_info("capturing on %s", iface);
+			if (live_activate(l, in, iface, bpf, pfd) == 0)
 				return 0;
-			}
-			if (l->p != NULL)
-				pcap_close(l->p);
-			l->p = NULL;
 			/* Up, yet it will not open: try (and log) once a
 			 * second at most. */
 			retry_at = ns_mono_now() + 1.0;
@@ -850,14 +863,40 @@ live_reopen(struct live *l, const struct ns_config_input *in,
 	return -1;
 }
 
+/*
+ * pcap failed on the handle: the interface disappeared (deleted, or taken
+ * away with its veth peer or namespace).  Exiting would not help -- the
+ * restarted capture could not open it either -- so close the handle and
+ * wait for the interface of that name to be back and up.  0, or -1 when a
+ * stop came first (l->p is NULL then).
+ */
+static int
+live_reopen(struct live *l, const struct ns_config_input *in,
+    const char *iface, const char *bpf, struct pollfd *pfd)
+{
+	log_warnx("%s: %s; capturing again once it is back", iface,
+	    pcap_geterr(l->p));
+	cap_publish_all(&l->c);
+	live_stats(l);
+	pcap_close(l->p);
+	l->p = NULL;
+	return live_wait_iface(l, in, iface, bpf, pfd);
+}
+
+/*
+ * The first capture of a run that cannot open its interface ends the run
+ * (a name mistyped is not going to appear); a restarted one (restarts > 0:
+ * its predecessor crashed, maybe while the interface was gone) waits for
+ * it as a running capture does.
+ */
 void
 ns_capture_live_main(struct ns_engine *e, unsigned input,
-    const struct ns_config_input *in)
+    const struct ns_config_input *in, unsigned restarts)
 {
 	struct ns_input_state *st = ns_engine_input(e, input);
 	static struct live l;
-	char iface[64], errbuf[PCAP_ERRBUF_SIZE], bpf[1024];
-	struct pollfd pfd;
+	char iface[64], bpf[1024];
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
 	int n;
 
 	signal(SIGTERM, cap_on_signal);
@@ -871,24 +910,17 @@ ns_capture_live_main(struct ns_engine *e, unsigned input,
 		exit(NS_EXIT_NORESPAWN);
 	}
 	live_own_filter(e->cfg, in->bpf, bpf, sizeof(bpf));
-	if ((l.p = live_open(in, iface)) == NULL ||
-	    live_filter(l.p, iface, bpf) != 0)
-		exit(NS_EXIT_NORESPAWN);
 	if (bpf[0] != '\0')
 		log_info("%s: capture filter \"%s\"", iface, bpf);
-	l.dlt = pcap_datalink(l.p);
-	/*
-	 * Non-blocking, with our own poll: a blocking pcap_dispatch on a
-	 * TPACKET_V3 ring need not return when nothing arrives, and the loop
-	 * must see period boundaries and the stop word on an idle link.
-	 */
-	if (pcap_setnonblock(l.p, 1, errbuf) != 0)
-		fatalx("%s: %s", iface, errbuf);
-	pfd.fd = pcap_get_selectable_fd(l.p);
-	pfd.events = POLLIN;
-	log_info("capturing on %s", iface);
+	if (live_activate(&l, in, iface, bpf, &pfd) != 0 && restarts == 0)
+		exit(NS_EXIT_NORESPAWN);
 	live_resume(&l);
-	while (!cap_stop && !ns_load_relaxed(&st->stop)) {
+	if (l.p == NULL) {
+		log_warnx("%s: cannot open it after a restart; capturing "
+		    "again once it is back", iface);
+		(void)live_wait_iface(&l, in, iface, bpf, &pfd);
+	}
+	while (l.p != NULL && !cap_stop && !ns_load_relaxed(&st->stop)) {
 		n = pcap_dispatch(l.p, LIVE_BATCH, live_packet, (u_char *)&l);
 		if (n == PCAP_ERROR && live_reopen(&l, in, iface, bpf,
 		    &pfd) != 0)

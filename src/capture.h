@@ -29,11 +29,14 @@ void	 ns_capture_files_main(struct ns_engine *, unsigned input,
  * the wall clock; a full ring holds the capture back (or, with ring_full:
  * drop, drops the packet and counts it); kernel drops come from
  * pcap_stats.  Exits 0 once the end is published,
- * NS_EXIT_NORESPAWN when the interface cannot be opened at start; one
- * that disappears later is waited for (periods go on) and opened again.
+ * NS_EXIT_NORESPAWN when the interface cannot be opened at the run's
+ * start (restarts 0); one that disappears later, or is missing when a
+ * crashed capture is restarted, is waited for (periods go on) and opened
+ * again.
  */
 void	 ns_capture_live_main(struct ns_engine *, unsigned input,
-	    const struct ns_config_input *) __attribute__((noreturn));
+	    const struct ns_config_input *, unsigned restarts)
+	    __attribute__((noreturn));
 
 /* The interface of the default route, from /proc/net/route; 0 or -errno
  * (-ENOENT without a default route). */

@@ -199,7 +199,7 @@ role_capture(struct ns_engine *e, const struct ns_child *c)
 	}
 	if (in->type == NS_CONFIG_INPUT_NATS)
 		ns_natsin_main(e, c->index, in);
-	ns_capture_live_main(e, c->index, in);
+	ns_capture_live_main(e, c->index, in, c->restarts);
 }
 
 static struct ns_privsep daemon_privsep;
