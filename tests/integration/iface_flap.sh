@@ -73,17 +73,33 @@ veth() {
 	done
 }
 
-ip netns exec "$NSB" "$NETSPECTRAD" -f -c "$T/d.yaml" >"$T/d.log" 2>&1 &
-dpid=$!
-ns_at_exit "kill -9 $dpid 2>/dev/null"
-wait_for 20 grep -q "capturing on vb" "$T/d.log" || fail "netspectrad did not start: $(cat "$T/d.log")"
+# gone N: the veth pair deleted; the Nth loss of vb logged; all still alive.
+gone() {
+	ip -n "$NSA" link del va || fail "deleting the veth pair"
+	wait_for 20 eval '[ "$(grep -c "vb: .*disappeared" "$T/d.log")" -ge '"$1"' ]' ||
+		fail "loss $1 of vb was not logged: $(tail -5 "$T/d.log")"
+	alive
+}
+# closing WHILE: a period closes from now on.
+closing() {
+	_t=$(date +%s.%N)
+	wait_for 10 period_after "$_t" || fail "no period closed while $1"
+}
+# back N: the veth pair made again, and captured on: the Nth "capturing on vb".
+back() {
+	veth
+	wait_for 30 eval '[ "$(grep -c "capturing on vb" "$T/d.log")" -ge '"$1"' ]' ||
+		fail "no capture on the new vb: $(tail -5 "$T/d.log")"
+}
+
+daemon_start "$NSB" "$T/d.yaml" "$T/d.log" "capturing on vb"
+dpid=$DPID
 wait_for 10 eval 'cap=$(ns_child_pid $dpid ns-capture-0)' || fail "no ns-capture-0"
 replay 1
 
 # ---- down and up ------------------------------------------------------------------
 ip -n "$NSB" link set vb down
-t=$(date +%s.%N)
-wait_for 10 period_after "$t" || fail "no period closed while vb was down"
+closing "vb was down"
 alive
 ip -n "$NSB" link set vb up
 replay 2
@@ -91,45 +107,31 @@ alive
 echo "ok: vb down then up: periods went on, the capture kept running, trace 2 counted in full"
 
 # ---- gone, and a new vb ---------------------------------------------------------------
-ip -n "$NSA" link del va || fail "deleting the veth pair"
-wait_for 20 grep -q "vb: .*disappeared" "$T/d.log" ||
-	fail "no log line about vb going away: $(tail -5 "$T/d.log")"
-t=$(date +%s.%N)
-wait_for 10 period_after "$t" || fail "no period closed while vb was gone"
+gone 1
+closing "vb was gone"
 alive
-veth
-wait_for 30 eval '[ "$(grep -c "capturing on vb" "$T/d.log")" -ge 2 ]' ||
-	fail "no capture on the new vb: $(tail -5 "$T/d.log")"
+back 2
 replay 3
 alive
 echo "ok: vb deleted and made again: '$(grep -o "vb: .*disappeared.*" "$T/d.log" | head -1)' logged, periods went on, the same capture process captures on the new vb"
 
 # ---- the capture killed while vb is gone ------------------------------------------------
-ip -n "$NSA" link del va || fail "deleting the veth pair"
-wait_for 20 eval '[ "$(grep -c "vb: .*disappeared" "$T/d.log")" -ge 2 ]' ||
-	fail "the second loss of vb was not logged: $(tail -5 "$T/d.log")"
-alive
+gone 2
 c1=$cap
 kill -9 "$cap"
 wait_for 20 grep -q "vb: cannot open it after a restart; capturing again once it is back" "$T/d.log" ||
 	fail "the restarted capture does not wait for vb: $(tail -5 "$T/d.log")"
 wait_for 10 eval 'c2=$(ns_child_pid $dpid ns-capture-0) && [ "$c2" != "$cap" ]' || fail "no new ns-capture-0"
 cap=$c2
-t=$(date +%s.%N)
-wait_for 10 period_after "$t" || fail "no period closed while the restarted capture waited for vb"
+closing "the restarted capture waited for vb"
 alive
-veth
-wait_for 30 eval '[ "$(grep -c "capturing on vb" "$T/d.log")" -ge 3 ]' ||
-	fail "the restarted capture does not capture on the new vb: $(tail -5 "$T/d.log")"
+back 3
 replay 4
 alive
 echo "ok: the capture killed while vb was gone: restarted once, its successor waited for vb and captures on it"
 
 # ---- a stop while it is gone ---------------------------------------------------------------
-ip -n "$NSA" link del va || fail "deleting the veth pair"
-wait_for 20 eval '[ "$(grep -c "vb: .*disappeared" "$T/d.log")" -ge 3 ]' ||
-	fail "the third loss of vb was not logged: $(tail -5 "$T/d.log")"
-alive
+gone 3
 
 # ---- exactness ---------------------------------------------------------------------------
 kill -TERM "$dpid"
