@@ -9,7 +9,9 @@
  * takes longer than a scrape may.  Nothing
  * is copied between scrapes and the workers never notice.  Flow values
  * become labels only in the capped top-K series, so the number of series
- * does not grow with the number of flows.
+ * does not grow with the number of flows.  Sketch tasks join the same
+ * walk: their heaviest keys (heavy hitters by packets and bytes, spreaders
+ * by distinct elements), top_k of each, as the file writers report them.
  */
 #include "prometheus.h"
 
@@ -197,6 +199,66 @@ m_top_walk(struct prom *pr, FILE *fp, uint64_t g)
 	}
 }
 
+/* ---- sketch tasks --------------------------------------------------------- */
+
+static const char *const m_sketch_metric[] = {
+	[NS_SKETCH_COUNT] = "netspectra_sketch_packets",
+	[NS_SKETCH_SIZE] = "netspectra_sketch_bytes",
+	[NS_SKETCH_SPREAD] = "netspectra_sketch_spread",
+};
+
+struct m_sketch_emit {
+	FILE		*fp;
+	unsigned	 rank, max;
+};
+
+/* A key of a sketch report, largest first: the first max of them. */
+static void
+m_sketch_key(void *arg, const struct ns_sketch_task *t,
+    enum ns_sketch_kind kind, const uint8_t *key, uint64_t value,
+    uint64_t err_bound)
+{
+	struct m_sketch_emit *se = arg;
+
+	(void)err_bound;
+	if (se->rank >= se->max)
+		return;
+	se->rank++;
+	fprintf(se->fp, "%s{task=\"%s\",rank=\"%u\"", m_sketch_metric[kind],
+	    t->cfg->name, se->rank);
+	key_labels(se->fp, &t->flow, key);
+	fprintf(se->fp, "} %" PRIu64 "\n", value);
+}
+
+/* Each sketch task's report of generation g: its keys and what it left out. */
+static void
+m_sketch_walk(struct prom *pr, FILE *fp, uint64_t g)
+{
+	const struct ns_engine *e = pr->e;
+	struct m_sketch_emit se;
+	struct ns_sketch_report rep;
+	unsigned k, kind;
+	int n;
+
+	for (k = 0; k < e->nsketches; k++)
+		for (kind = NS_SKETCH_COUNT; kind <= NS_SKETCH_SPREAD; kind++) {
+			if ((kind == NS_SKETCH_SPREAD) != (e->sketches[k].spread != 0))
+				continue;
+			se = (struct m_sketch_emit){ fp, 0, e->cfg->prometheus.top_k };
+			/* Read section: the generation is not cleared under us. */
+			ns_slot_enter(&e->seg, pr->slot);
+			n = ns_snapshot_sketch_stats(e, g, k, kind, m_sketch_key,
+			    &se, &rep);
+			ns_slot_exit(pr->slot);
+			if (n >= 0)
+				fprintf(fp, "netspectra_sketch_unreported{task=\"%s\","
+				    "kind=\"%s\"} %" PRIu64 "\n",
+				    e->sketches[k].cfg->name, ns_sketch_kind_name(kind),
+				    rep.unreported + (rep.reported > se.rank ?
+				    rep.reported - se.rank : 0));
+		}
+}
+
 /* Packets the workers have applied, over their lifetimes: any change to
  * a table moves it. */
 static uint64_t
@@ -236,8 +298,10 @@ top_refresh(struct prom *pr)
 	pr->top_valid = 1;
 	if (idle)
 		memset(pr->period_flows_next, 0, sizeof(pr->period_flows_next));
-	else
+	else {
 		m_top_walk(pr, fp, g);
+		m_sketch_walk(pr, fp, g);
+	}
 	if (fclose(fp) != 0) {
 		free(buf);
 		return;
@@ -259,6 +323,16 @@ m_top(struct prom *pr, FILE *fp)
 	    "second).");
 	help(fp, "netspectra_top_flow_bytes", "gauge", "Bytes of the same "
 	    "flows.");
+	help(fp, "netspectra_sketch_packets", "gauge", "Heavy-hitter sketch "
+	    "tasks: the current period's heaviest keys by packets, estimated "
+	    "(top_k per task, refreshed every second).");
+	help(fp, "netspectra_sketch_bytes", "gauge", "The same by bytes.");
+	help(fp, "netspectra_sketch_spread", "gauge", "Spreader sketch tasks: "
+	    "the current period's keys with the most distinct elements, "
+	    "estimated.");
+	help(fp, "netspectra_sketch_unreported", "gauge", "Keys of a sketch "
+	    "task over its threshold that the series above leave out (past "
+	    "top_k, or estimated to have no candidate slot).");
 	pthread_mutex_lock(&pr->lock);
 	if (pr->top_text != NULL)
 		fwrite(pr->top_text, 1, pr->top_len, fp);

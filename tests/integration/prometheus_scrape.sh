@@ -78,6 +78,12 @@ aggregator:
     tasks:
       - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: 100000}
       - {name: src, key_fields: [SrcIP], max_flows: 100000}
+  sketch:
+    tasks:
+      - {name: hh_src, skt_type: 0, flow_fields: [SrcIP], width: 4096, depth: 3,
+         count_threshold: 1, size_threshold: 1, top_k: 100, seed: 8}
+      - {name: ss_src, skt_type: 1, flow_fields: [SrcIP], element_fields: [DstIP],
+         width: 1024, depth: 3, m: 128, count_threshold: 1, top_k: 100, seed: 9}
 EOC
 	"$NETSPECTRAD" -t -c "$1" >/dev/null 2>"$1.err" || fail "config $1: $(cat "$1.err")"
 }
@@ -187,7 +193,8 @@ for m in build_info:gauge task_packets_total:counter task_bytes_total:counter \
     task_flows_total:counter task_period_flows:gauge period_start_seconds:gauge \
     input_packets_total:counter dropped_packets_total:counter \
     ring_fill_ratio:gauge process_restarts_total:counter \
-    exporter_periods_total:counter top_flow_packets:gauge top_flow_bytes:gauge; do
+    exporter_periods_total:counter top_flow_packets:gauge top_flow_bytes:gauge \
+    sketch_packets:gauge sketch_bytes:gauge sketch_spread:gauge sketch_unreported:gauge; do
 	name=netspectra_${m%:*}
 	grep -q "^# HELP $name " "$T/load.prom" || fail "no HELP for $name"
 	grep -q "^# TYPE $name ${m#*:}$" "$T/load.prom" || fail "no \"TYPE $name ${m#*:}\""
@@ -237,9 +244,10 @@ nflows_five=$(wc -l <"$T/tshark.flows")
 nflows_src=$(cut -f2 "$T/tshark.flows" | sort -u | wc -l)
 # topk TASK NKEYS: the top-K packet counts Prometheus has, by rank; each
 # series labelled with the task's NKEYS key fields, each flow once.
+# topk TASK NKEYS [METRIC]: the same of METRIC (netspectra_top_flow_packets).
 topk() {
 	in_b curl -sS -m 10 -G --data-urlencode \
-		"query=netspectra_top_flow_packets{job=\"netspectra\",task=\"$1\"}" \
+		"query=${3:-netspectra_top_flow_packets}{job=\"netspectra\",task=\"$1\"}" \
 		"$PROM/api/v1/query" >"$T/topk.json" || return 1
 	python3 -c '
 import json, sys
@@ -266,9 +274,39 @@ q_is 'netspectra_task_period_flows{job="netspectra",task="five"}' "$nflows_five"
 	fail "task five: netspectra_task_period_flows $(query 'netspectra_task_period_flows{job="netspectra",task="five"}'), tshark counts $nflows_five flows"
 q_is 'netspectra_task_period_flows{job="netspectra",task="src"}' "$nflows_src" ||
 	fail "task src: netspectra_task_period_flows $(query 'netspectra_task_period_flows{job="netspectra",task="src"}'), tshark counts $nflows_src sources"
+# The sketch tasks' keys: the heavy hitters' packets by rank are the exact
+# counts of the heaviest sources (the sketch task is linked to the exact
+# task of its key); the spreaders' estimates, by rank, stay near tshark's
+# distinct destinations of the sources they name.
+got=$(topk hh_src 1 netspectra_sketch_packets) || fail "hh_src: $(cat "$T/topk.json")"
+[ "$got" = "$(cat "$T/src.top")" ] ||
+	fail "hh_src: netspectra_sketch_packets by rank \"$got\", tshark's heaviest sources \"$(cat "$T/src.top")\""
+n=$(query 'count(netspectra_sketch_bytes{job="netspectra",task="hh_src"})')
+[ "$n" = "$TOP_K" ] || fail "hh_src: $n series of netspectra_sketch_bytes, want $TOP_K"
+topk ss_src 1 netspectra_sketch_spread >"$T/ss.top" || fail "ss_src: $(cat "$T/topk.json")"
+python3 - "$T/topk.json" "$T/tshark.flows" "$TOP_K" <<'EOP' || fail "ss_src: netspectra_sketch_spread $(cat "$T/ss.top")"
+import json, sys
+r = json.load(open(sys.argv[1]))["data"]["result"]
+dst = {}
+for line in open(sys.argv[2]):
+    f = line.rstrip("\n").split("\t")
+    dst.setdefault(f[1], set()).add(f[2])
+assert len(r) == int(sys.argv[3]), r
+r.sort(key=lambda s: int(s["metric"]["rank"]))
+vals = [int(float(s["value"][1])) for s in r]
+assert vals == sorted(vals, reverse=True), vals
+most = max(len(d) for d in dst.values())
+for s in r:
+    true = len(dst[s["metric"]["src_ip"]])
+    assert 0.7 * true <= int(float(s["value"][1])) <= 1.3 * most + 1, (s, true, most)
+assert vals[0] >= 0.7 * most, (vals, most)
+EOP
+n=$(query 'count(netspectra_sketch_unreported{job="netspectra"})')
+[ "$n" = 3 ] || fail "$n netspectra_sketch_unreported series, want 3 (hh_src count and size, ss_src spread)"
+echo "ok: sketch series: hh_src's top $TOP_K sources by packets = tshark's ($got); ss_src's top $TOP_K spreaders ($(cat "$T/ss.top")) near tshark's distinct destinations"
 total=$(query 'count({__name__=~"netspectra_.*",job="netspectra"})')
-perflow=$(query 'count({__name__=~"netspectra_top_flow_.*",job="netspectra"})')
-[ "$perflow" -le $((2 * 2 * TOP_K)) ] && [ $((total - perflow)) -le 200 ] ||
+perflow=$(query 'count({__name__=~"netspectra_(top_flow|sketch)_(packets|bytes|spread)",job="netspectra"})')
+[ "$perflow" -le $((2 * 2 * TOP_K + 3 * TOP_K)) ] && [ $((total - perflow)) -le 200 ] ||
 	fail "$total series ($perflow top-K) for $FLOWS flows"
 echo "ok: $total netspectra_* series for $nflows_five flows, $perflow of them top-K (top_k $TOP_K, 2 tasks), labelled with the tasks' key fields; task five's period flows ($nflows_five) and top-K packets by rank ($(cat "$T/five.top")) are tshark's"
 
