@@ -33,21 +33,29 @@ grep -q "created JetStream stream NATSIN on natsin.js" "$T/ref.log" ||
 natsin_start "$T/kill.yaml" "$T/kill.log"
 KILL=$DPID
 
+# Over 20 s: the engine reads a flat-out publication in a few seconds,
+# less than the kills and restarts below take.
+NATSIN_PUB_SECONDS=20
+export NATSIN_PUB_SECONDS
 natsin_publish natsin.js "$T/msgs" js >"$T/pub.out" 2>&1 &
 PUB=$!
 ns_at_exit "kill $PUB"
 
-# kill_one NAME: kill -9 the kill engine's NAME once it runs, after a
-# random pause of up to 300 ms; wait until it runs again.
-kills=0
+# kill_one NAME: kill -9 the kill engine's NAME once it runs and has
+# counted n/16 messages more than at the last kill (so that the kills
+# spread over the run, however fast the engine reads; timed kills all fell
+# at its start or after its end on a fast run) -- at once, while it works
+# through a burst of the publisher; wait until it runs again.
+kills=0 last=0
+advanced() { natsin_has "$T/kill.yaml" messages $((last + n / 16)); }
 kill_one() {
-	_v=$(ns_child_pid "$KILL" "$1") || return 0
-	sleep "$(ns_random 300 | awk '{ printf "%.3f", $1 / 1000 }')"
+	_pid=$(ns_child_pid "$KILL" "$1") || return 0
+	wait_for 30 advanced || true	# the run's end: kill anyway
 	_at=$(natsin_count "$T/kill.yaml" messages)
-	kill -9 "$_v" 2>/dev/null || return 0
-	kills=$((kills + 1))
-	echo "kill -9 $1 $_v ${_at:-0}" >>"$T/kills"
-	wait_for 30 ns_respawned "$KILL" "$1" "$_v" || fail "$1 was not restarted within 30 s"
+	kill -9 "$_pid" 2>/dev/null || return 0
+	kills=$((kills + 1)) last=${_at:-$last}
+	echo "kill -9 $1 $_pid ${_at:-0}" >>"$T/kills"
+	wait_for 30 ns_respawned "$KILL" "$1" "$_pid" || fail "$1 was not restarted within 30 s"
 }
 for victim in c c w c c c w c c c w c c; do
 	case $victim in

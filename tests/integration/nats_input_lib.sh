@@ -118,7 +118,13 @@ def read_until(want):
         elif w[0] == b"-ERR":
             sys.exit("server: %s" % line)
 CHUNK = 500
+# NATSIN_PUB_SECONDS: spread the messages over that long at least, in
+# bursts of 20 chunks (a reader then has work in flight when it is hit).
+import os, time
+secs, t0 = float(os.environ.get("NATSIN_PUB_SECONDS") or 0), time.monotonic()
 for k in range(0, len(msgs), CHUNK):
+    if secs and k % (20 * CHUNK) == 0:
+        time.sleep(max(0.0, t0 + secs * k / len(msgs) - time.monotonic()))
     out = bytearray()
     for m in msgs[k:k + CHUNK]:
         if js:
