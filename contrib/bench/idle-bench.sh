@@ -21,7 +21,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ns-idle-bench.XXXXXX")
 trap 'ns_cleanup' EXIT INT TERM
 ns_at_exit "rm -rf $T"
 ns_bare_pair
-ns_at_exit "rm -f /dev/shm/netspectra-idle-$$"
+ns_at_exit "rm -f /dev/shm/netspectra-idle-$$ /dev/shm/netspectra-idle-$$.lock"
 
 # The shipped configuration, on the quiet veth, its files in $T and
 # ports of its own.
