@@ -37,6 +37,7 @@ src=${NS_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${NS_BUILDDIR:-$src/build}
 packets=${BENCH_PACKETS:-2000000}
 flows=${BENCH_FLOWS:-200000}
+max_flows=$((flows * 5))	# each tool's flow table: the same room for all
 rates=${BENCH_RATES:-100000 200000 400000 800000 1200000 top}
 buffers=${BENCH_BUFFERS_MB:-64 4 1}
 tools=${BENCH_TOOLS:-ns1 ns2 softflowd tcpdump}
@@ -79,7 +80,7 @@ aggregator:
   num_workers: $w
   exact:
     tasks:
-      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: $((flows * 5))}
+      - {name: five, key_fields: [SrcIP, DstIP, SrcPort, DstPort, Protocol], max_flows: $max_flows}
 EOC
 	done
 }
@@ -165,7 +166,7 @@ sf_done() {	# all counted, or no progress since the last look
 run_softflowd() {
 	local s lr ld li end
 
-	ip netns exec "$NSB" softflowd -d -i vb -v 9 -m $((flows * 5)) -n 127.0.0.1:9 \
+	ip netns exec "$NSB" softflowd -d -i vb -v 9 -m "$max_flows" -n 127.0.0.1:9 \
 		-C 128 -B $((bufmb << 20)) -p "$T/sf.pid" -c "$T/sf.ctl" \
 		>"$T/sf.log" 2>&1 &
 	s=$! cur=$s
