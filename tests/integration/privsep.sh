@@ -47,6 +47,10 @@ op=nsop$$
 useradd --system --no-create-home --shell /usr/sbin/nologin -G "$u" "$op" || fail "useradd $op"
 ns_at_exit "userdel $op 2>/dev/null"
 need runuser
+# The operator's own copy of the tool: the build tree may lie under a
+# directory only root can enter (a clone in mktemp -d), $T is 711.
+cp "$NETSPECTRA" "$T/netspectra" && chmod 755 "$T/netspectra" || fail "copying netspectra"
+NETSPECTRA=$T/netspectra
 runuser -u "$op" -- "$NETSPECTRA" status -c "$T/d.yaml" >"$T/status" 2>&1 ||
 	fail "status as a member of $u: $(cat "$T/status")"
 grep -q "worker    0   active" "$T/status" || fail "status: $(cat "$T/status")"
